@@ -1,0 +1,229 @@
+//! The streaming verification of an export: one line at a time, in constant
+//! memory, stopping at the first failure.
+
+use crate::canonical::{members_hash, GENESIS_PREV_HASH};
+use crate::limits::LINE_BYTES_MAX;
+use crate::members::{self, Members};
+use crate::postings::{self, PostingError};
+use crate::report::{Failure, FailureKind, Report, VerifyOptions};
+use crate::strict_json;
+use serde_json::Value;
+use std::io::{self, BufRead, Read};
+
+/// Verifies an NDJSON export read from `reader` and reports the first failure,
+/// if any. Memory stays bounded by the longest line, whatever the log's
+/// length: one line buffer is reused and no event is kept.
+pub fn verify_reader<R: BufRead>(mut reader: R, options: &VerifyOptions) -> Report {
+    let mut chain = Chain::new(options);
+    let mut line = Vec::with_capacity(8 * 1024);
+    loop {
+        line.clear();
+        match read_line(&mut reader, &mut line) {
+            Ok(0) => return chain.finish(),
+            Ok(_) => chain.line += 1,
+            Err(error) => {
+                // The failure belongs to the line that could not be read.
+                chain.line += 1;
+                let failure =
+                    chain.failure(FailureKind::Io, chain.expected_seq(), error.to_string());
+                return chain.report(Some(failure));
+            }
+        }
+        if let Err(failure) = chain.accept(&line) {
+            return chain.report(Some(failure));
+        }
+    }
+}
+
+/// Reads one line, newline included, refusing to buffer more than
+/// `LINE_BYTES_MAX` bytes of it (one byte more is read to tell "too long").
+fn read_line<R: BufRead>(reader: &mut R, line: &mut Vec<u8>) -> io::Result<usize> {
+    reader
+        .take(LINE_BYTES_MAX as u64 + 1)
+        .read_until(b'\n', line)
+}
+
+/// What the verifier remembers between lines: the ledger and the last valid
+/// seq and hash. Nothing here grows with the log.
+struct Chain<'o> {
+    anchor: Option<(u64, &'o str)>,
+    ledger: Option<String>,
+    line: u64,
+    head_seq: u64,
+    head_hash: String,
+}
+
+impl<'o> Chain<'o> {
+    fn new(options: &'o VerifyOptions) -> Self {
+        Chain {
+            anchor: options
+                .expect_head
+                .as_ref()
+                .map(|(seq, hash)| (*seq, hash.as_str())),
+            ledger: None,
+            line: 0,
+            head_seq: 0,
+            head_hash: GENESIS_PREV_HASH.to_owned(),
+        }
+    }
+
+    fn expected_seq(&self) -> u64 {
+        self.head_seq + 1
+    }
+
+    fn failure(&self, kind: FailureKind, seq: u64, reason: String) -> Failure {
+        Failure {
+            seq,
+            line: self.line,
+            kind,
+            reason,
+        }
+    }
+
+    /// Runs every check on one line, in the order the spec lists them, and
+    /// moves the head forward if they all hold.
+    fn accept(&mut self, line: &[u8]) -> Result<(), Failure> {
+        let expected = self.expected_seq();
+        if line.len() > LINE_BYTES_MAX {
+            let reason = format!("line is longer than {LINE_BYTES_MAX} bytes");
+            return Err(self.failure(FailureKind::MalformedJson, expected, reason));
+        }
+        let value = strict_json::parse(line).map_err(|error| {
+            // Each parse sees one line, so serde_json's line number is always 1.
+            let reason = error
+                .to_string()
+                .replace(" at line 1 column ", " at column ");
+            self.failure(FailureKind::MalformedJson, expected, reason)
+        })?;
+        let Value::Object(mut event) = value else {
+            let reason = "line is not a JSON object".to_owned();
+            return Err(self.failure(FailureKind::MalformedJson, expected, reason));
+        };
+        let claimed_hash = event.remove("hash");
+        let members = members::read(&event, claimed_hash.as_ref()).map_err(|reason| {
+            let seq = members::readable_seq(&event).unwrap_or(expected);
+            self.failure(FailureKind::MissingMember, seq, reason)
+        })?;
+        self.check_link(&members)?;
+        let recomputed = members_hash(&event);
+        if recomputed != members.hash {
+            let reason = format!(
+                "recomputed hash {recomputed} differs from member hash {}",
+                members.hash
+            );
+            return Err(self.failure(FailureKind::HashMismatch, members.seq, reason));
+        }
+        postings::check(members.postings).map_err(|error| match error {
+            PostingError::Bad(reason) => self.failure(FailureKind::BadPosting, members.seq, reason),
+            PostingError::Unbalanced(reason) => {
+                self.failure(FailureKind::Unbalanced, members.seq, reason)
+            }
+        })?;
+        self.check_anchor(&members)?;
+        self.head_seq = members.seq;
+        self.head_hash.clear();
+        self.head_hash.push_str(members.hash);
+        Ok(())
+    }
+
+    /// Ledger, seq and prev_hash: what ties this event to the ones before it.
+    fn check_link(&mut self, members: &Members) -> Result<(), Failure> {
+        let expected = self.expected_seq();
+        match &self.ledger {
+            None => self.ledger = Some(members.ledger.to_owned()),
+            Some(ledger) if ledger != members.ledger => {
+                let reason = format!(
+                    "ledger {:?} differs from line 1's {ledger:?}",
+                    members.ledger
+                );
+                return Err(self.failure(FailureKind::WrongLedger, members.seq, reason));
+            }
+            Some(_) => {}
+        }
+        if members.seq != expected {
+            let why = if members.seq > expected {
+                format!("seq {expected} is missing or out of order")
+            } else {
+                "seq repeated or out of order".to_owned()
+            };
+            let reason = format!("expected seq {expected}, found seq {}: {why}", members.seq);
+            return Err(self.failure(FailureKind::SeqGap, expected, reason));
+        }
+        if members.prev_hash != self.head_hash {
+            let reason = match self.head_seq {
+                0 => format!(
+                    "prev_hash of seq 1 must be 64 zeros, found {}",
+                    members.prev_hash
+                ),
+                previous => format!(
+                    "prev_hash {} is not the hash of seq {previous} ({})",
+                    members.prev_hash, self.head_hash
+                ),
+            };
+            return Err(self.failure(FailureKind::PrevHashMismatch, members.seq, reason));
+        }
+        Ok(())
+    }
+
+    /// Compares the event at the recorded head seq with the recorded hash as
+    /// soon as it is read, so a rewritten history is reported at its seq.
+    fn check_anchor(&self, members: &Members) -> Result<(), Failure> {
+        match self.anchor {
+            Some((seq, hash)) if seq == members.seq && !hash.eq_ignore_ascii_case(members.hash) => {
+                let reason = format!(
+                    "recorded head hash at seq {seq} is {hash}, the export has {}",
+                    members.hash
+                );
+                Err(self.failure(FailureKind::HeadHashMismatch, seq, reason))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks that need the whole input: that there was an event at all, and
+    /// that the export reaches the recorded head.
+    fn finish(self) -> Report {
+        let failure = self.end_failure();
+        self.report(failure)
+    }
+
+    fn end_failure(&self) -> Option<Failure> {
+        // Reported at the line where the missing event would have been.
+        let line = self.line + 1;
+        if self.line == 0 {
+            let reason = "the export holds no events".to_owned();
+            return Some(Failure {
+                seq: 1,
+                line,
+                kind: FailureKind::EmptyExport,
+                reason,
+            });
+        }
+        let (anchor_seq, _) = self.anchor?;
+        if self.head_seq >= anchor_seq {
+            return None;
+        }
+        let missing = self.expected_seq();
+        let reason = format!(
+            "the export ends at seq {} but the recorded head is seq {anchor_seq}: \
+             seq {missing} onwards is missing",
+            self.head_seq
+        );
+        Some(Failure {
+            seq: missing,
+            line,
+            kind: FailureKind::MissingHead,
+            reason,
+        })
+    }
+
+    fn report(self, failure: Option<Failure>) -> Report {
+        Report {
+            ledger: self.ledger,
+            events: self.head_seq,
+            head_seq: self.head_seq,
+            head_hash: (self.head_seq > 0).then_some(self.head_hash),
+            failure,
+        }
+    }
+}

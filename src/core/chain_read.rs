@@ -1,0 +1,133 @@
+//! Reads events back from the chain format into core values: for reversals (the
+//! original's postings), and for anything that replays the log.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::account::{AccountCode, AccountFlags, AccountType};
+use super::currency::{Currency, CurrencyCode};
+use super::entry::Entry;
+use super::event::EventBody;
+use super::hash::Hash;
+use super::ledger::LedgerId;
+use super::posting::Posting;
+use super::CoreError;
+
+/// An event as read from the log, with its place in the chain.
+#[derive(Debug, Clone)]
+pub struct ReadEvent {
+    pub ledger: LedgerId,
+    pub seq: u64,
+    pub id: Uuid,
+    pub recorded_at: DateTime<Utc>,
+    pub prev_hash: Hash,
+    pub body: EventBody,
+}
+
+fn invalid(field: &'static str) -> CoreError {
+    CoreError::InvalidField {
+        field,
+        reason: "not in the chain format".into(),
+    }
+}
+
+fn text<'a>(value: &'a Value, field: &'static str) -> Result<&'a str, CoreError> {
+    value
+        .get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(field))
+}
+
+pub fn read_event(event: &Value) -> Result<ReadEvent, CoreError> {
+    let recorded_at = DateTime::parse_from_rfc3339(text(event, "recorded_at")?)
+        .map_err(|_| invalid("recorded_at"))?;
+    Ok(ReadEvent {
+        ledger: LedgerId::parse(text(event, "ledger")?)?,
+        seq: event
+            .get("seq")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| invalid("seq"))?,
+        id: text(event, "id")?.parse().map_err(|_| invalid("id"))?,
+        recorded_at: recorded_at.with_timezone(&Utc),
+        prev_hash: Hash::from_hex(text(event, "prev_hash")?).ok_or_else(|| invalid("prev_hash"))?,
+        body: read_body(event)?,
+    })
+}
+
+fn read_body(event: &Value) -> Result<EventBody, CoreError> {
+    let data = event.get("data").ok_or_else(|| invalid("data"))?;
+    let currency = |code: &str| Currency::iso(&CurrencyCode::parse(code)?);
+    match text(event, "type")? {
+        "ledger.created" => Ok(EventBody::LedgerCreated {
+            name: text(data, "name")?.to_owned(),
+            base_currency: currency(text(data, "base_currency")?)?,
+        }),
+        "account.opened" => {
+            let flags = data
+                .get("flags")
+                .and_then(Value::as_array)
+                .ok_or_else(|| invalid("flags"))?;
+            Ok(EventBody::AccountOpened {
+                code: AccountCode::parse(text(data, "code")?)?,
+                account_type: AccountType::parse(text(data, "type")?)?,
+                currency: data
+                    .get("currency")
+                    .and_then(Value::as_str)
+                    .map(currency)
+                    .transpose()?,
+                flags: AccountFlags::parse(flags.iter().filter_map(Value::as_str))?,
+            })
+        }
+        "account.closed" => Ok(EventBody::AccountClosed {
+            code: AccountCode::parse(text(data, "code")?)?,
+        }),
+        "transaction.posted" => Ok(EventBody::TransactionPosted {
+            entry: read_entry(event, data)?,
+        }),
+        "transaction.reversed" => Ok(EventBody::TransactionReversed {
+            reverses: text(data, "reverses")?
+                .parse()
+                .map_err(|_| invalid("reverses"))?,
+            entry: read_entry(event, data)?,
+        }),
+        _ => Err(invalid("type")),
+    }
+}
+
+fn read_entry(event: &Value, data: &Value) -> Result<Entry, CoreError> {
+    let date = NaiveDate::parse_from_str(text(data, "effective_date")?, "%Y-%m-%d")
+        .map_err(|_| invalid("effective_date"))?;
+    let metadata: Map<String, Value> = data
+        .get("metadata")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    Entry::new(
+        postings_from_json(event)?,
+        text(data, "description")?.to_owned(),
+        Some(date),
+        metadata,
+    )
+}
+
+/// The postings of an event in the chain format.
+pub fn postings_from_json(event: &Value) -> Result<Vec<Posting>, CoreError> {
+    let list = event
+        .get("postings")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("postings"))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let side = |name: &str| p.get(name).and_then(Value::as_str);
+            Posting::parse(
+                i,
+                text(p, "account")?,
+                text(p, "currency")?,
+                side("debit"),
+                side("credit"),
+            )
+        })
+        .collect()
+}

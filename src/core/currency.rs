@@ -1,0 +1,116 @@
+//! Currencies: ISO 4217 codes with their minor units, plus (later) custom assets
+//! registered per ledger with an explicit scale.
+
+use std::fmt;
+
+use super::{limits, CoreError};
+
+/// A currency code that is syntactically valid: 3 to 12 characters `A-Z0-9`, starting
+/// with a letter. Whether the ledger knows it is a separate question ([`Currency`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CurrencyCode(String);
+
+impl CurrencyCode {
+    pub fn parse(s: &str) -> Result<Self, CoreError> {
+        let ok = (3..=12).contains(&s.len())
+            && s.as_bytes()[0].is_ascii_uppercase()
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(CoreError::InvalidCurrency(truncate(s)))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CurrencyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A currency the ledger knows, with the number of decimals its amounts may carry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Currency {
+    code: CurrencyCode,
+    scale: u32,
+}
+
+impl Currency {
+    /// Looks a code up in ISO 4217. Codes without minor units in the standard (such as
+    /// XAU) are not money the ledger can post, so they are unknown here.
+    pub fn iso(code: &CurrencyCode) -> Result<Self, CoreError> {
+        let unknown = || CoreError::UnknownCurrency(code.to_string());
+        let iso = iso_currency::Currency::from_code(code.as_str()).ok_or_else(unknown)?;
+        let scale = u32::from(iso.exponent().ok_or_else(unknown)?);
+        Ok(Self {
+            code: code.clone(),
+            scale,
+        })
+    }
+
+    /// A custom asset with an explicit scale (e.g. BTC with 8).
+    pub fn custom(code: CurrencyCode, scale: u32) -> Result<Self, CoreError> {
+        if scale > limits::CURRENCY_SCALE_MAX {
+            return Err(CoreError::InvalidField {
+                field: "scale",
+                reason: format!("at most {}", limits::CURRENCY_SCALE_MAX),
+            });
+        }
+        Ok(Self { code, scale })
+    }
+
+    pub fn code(&self) -> &CurrencyCode {
+        &self.code
+    }
+
+    pub fn scale(&self) -> u32 {
+        self.scale
+    }
+}
+
+/// Cuts user input that is echoed in an error message, so errors stay small.
+pub(crate) fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iso(code: &str) -> Currency {
+        Currency::iso(&CurrencyCode::parse(code).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn iso_currencies_carry_their_minor_units() {
+        assert_eq!(iso("USD").scale(), 2);
+        assert_eq!(iso("EUR").scale(), 2);
+        assert_eq!(iso("JPY").scale(), 0);
+        assert_eq!(iso("BHD").scale(), 3);
+    }
+
+    #[test]
+    fn malformed_and_unknown_codes_are_refused() {
+        for bad in ["usd", "US", "1AB", "USD$", "ABCDEFGHIJKLM", ""] {
+            assert!(CurrencyCode::parse(bad).is_err(), "{bad}");
+        }
+        let zzz = CurrencyCode::parse("ZZZ").unwrap();
+        assert_eq!(
+            Currency::iso(&zzz),
+            Err(CoreError::UnknownCurrency("ZZZ".into()))
+        );
+    }
+
+    #[test]
+    fn a_custom_scale_is_bounded() {
+        let btc = CurrencyCode::parse("BTC").unwrap();
+        assert_eq!(Currency::custom(btc.clone(), 8).unwrap().scale(), 8);
+        assert!(Currency::custom(btc, limits::CURRENCY_SCALE_MAX + 1).is_err());
+    }
+}

@@ -1,0 +1,33 @@
+//! Every input has a bound, named here, unit last. `docs/limits.md` lists them for users;
+//! tests check each one at the bound and one past it.
+
+/// Largest request body accepted by any endpoint (a full batch of entries fits).
+pub const BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Postings in one journal entry.
+pub const POSTINGS_PER_ENTRY_MAX: usize = 100;
+/// Entries in one batch request.
+pub const ENTRIES_PER_BATCH_MAX: usize = 1_000;
+/// Ledger ids: `[a-z0-9][a-z0-9_-]*`.
+pub const LEDGER_ID_BYTES_MAX: usize = 64;
+/// Account codes: lowercase segments joined by `:`.
+pub const ACCOUNT_CODE_BYTES_MAX: usize = 200;
+/// Segments of one account code.
+pub const ACCOUNT_SEGMENTS_MAX: usize = 10;
+/// Free-text fields: ledger names, descriptions.
+pub const TEXT_BYTES_MAX: usize = 1_000;
+/// `Idempotency-Key` header value.
+pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 200;
+/// Serialised metadata object of one entry.
+pub const METADATA_BYTES_MAX: usize = 4_096;
+/// Digits before the decimal point of one amount (up to 10^15 − 1 units).
+pub const AMOUNT_INTEGER_DIGITS_MAX: u32 = 15;
+/// Decimal places any currency may have; keeps every sum exact in a 96-bit decimal.
+pub const CURRENCY_SCALE_MAX: u32 = 12;
+/// Events per page of the event feed.
+pub const EVENTS_PAGE_MAX: i64 = 1_000;
+/// Longest a follower may wait for new events in one long-poll request.
+pub const EVENTS_WAIT_SECONDS_MAX: u64 = 60;
+/// Commands the writer takes into one PostgreSQL transaction (group commit).
+pub const WRITER_BATCH_COMMANDS_MAX: usize = 2_000;
+/// Commands waiting for a ledger's writer before new ones are refused with 503.
+pub const WRITER_QUEUE_DEPTH_MAX: usize = 20_000;

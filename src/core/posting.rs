@@ -1,0 +1,122 @@
+//! Postings: one line of a journal entry — account, currency, and a debit or a credit.
+
+use super::account::AccountCode;
+use super::currency::{Currency, CurrencyCode};
+use super::money::Amount;
+use super::CoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Debit,
+    Credit,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debit => "debit",
+            Self::Credit => "credit",
+        }
+    }
+
+    pub fn opposite(self) -> Self {
+        match self {
+            Self::Debit => Self::Credit,
+            Self::Credit => Self::Debit,
+        }
+    }
+}
+
+/// A valid posting: its amount fits its currency. Whether the account exists and takes
+/// that currency is decided against the ledger's state, not here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    account: AccountCode,
+    currency: Currency,
+    side: Side,
+    amount: Amount,
+}
+
+impl Posting {
+    /// Parses one posting as a client sent it. `index` is its position, for messages.
+    /// Checks run in the order of `docs/errors.md`: side, account, currency, amount.
+    pub fn parse(
+        index: usize,
+        account: &str,
+        currency: &str,
+        debit: Option<&str>,
+        credit: Option<&str>,
+    ) -> Result<Self, CoreError> {
+        let (side, amount) = match (debit, credit) {
+            (Some(a), None) => (Side::Debit, a),
+            (None, Some(a)) => (Side::Credit, a),
+            _ => return Err(CoreError::PostingSide { index }),
+        };
+        let account = AccountCode::parse(account)?;
+        let currency = Currency::iso(&CurrencyCode::parse(currency)?)?;
+        let amount = Amount::parse(amount, &currency)?;
+        Ok(Self {
+            account,
+            currency,
+            side,
+            amount,
+        })
+    }
+
+    pub fn new(account: AccountCode, currency: Currency, side: Side, amount: Amount) -> Self {
+        Self {
+            account,
+            currency,
+            side,
+            amount,
+        }
+    }
+
+    pub fn account(&self) -> &AccountCode {
+        &self.account
+    }
+
+    pub fn currency(&self) -> &Currency {
+        &self.currency
+    }
+
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    pub fn amount(&self) -> Amount {
+        self.amount
+    }
+
+    /// The same posting on the other side, for reversals.
+    pub fn mirrored(&self) -> Self {
+        Self {
+            side: self.side.opposite(),
+            ..self.clone()
+        }
+    }
+
+    /// Debits minus credits: how this posting moves the account's raw balance.
+    pub fn signed_value(&self) -> rust_decimal::Decimal {
+        match self.side {
+            Side::Debit => self.amount.value(),
+            Side::Credit => -self.amount.value(),
+        }
+    }
+
+    /// The canonical (RFC 8785) JSON of this posting, keys in their sorted order, the
+    /// amount at exactly the currency's scale.
+    pub fn canonical_json(&self) -> String {
+        let amount = self.amount.render(self.currency.scale());
+        let account = super::canonical::string(self.account.as_str());
+        let currency = super::canonical::string(self.currency.code().as_str());
+        match self.side {
+            Side::Debit => {
+                format!(r#"{{"account":{account},"currency":{currency},"debit":"{amount}"}}"#)
+            }
+            Side::Credit => {
+                format!(r#"{{"account":{account},"credit":"{amount}","currency":{currency}}}"#)
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The writer's in-memory view of one ledger: the chain head and the accounts it has
+//! loaded. The store fills it lazily; `decide` reads it; `apply` folds events into it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::account::{AccountCode, AccountFlags, AccountType};
+use super::currency::{Currency, CurrencyCode};
+use super::event::EventBody;
+use super::hash::Hash;
+use super::ledger::LedgerId;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountState {
+    pub account_type: AccountType,
+    pub currency: Option<Currency>,
+    pub flags: AccountFlags,
+    pub closed: bool,
+    /// Debits minus credits per currency, exact.
+    pub balances: BTreeMap<CurrencyCode, Decimal>,
+}
+
+impl AccountState {
+    /// The balance on the account's normal side (what `no_overdraft` keeps ≥ 0).
+    pub fn normal_balance(&self, raw: Decimal) -> Decimal {
+        if self.account_type.is_debit_normal() {
+            raw
+        } else {
+            -raw
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LedgerState {
+    pub ledger: LedgerId,
+    /// Seq of the last event in the log (0 before `ledger.created`).
+    pub head_seq: u64,
+    pub head_hash: Hash,
+    /// Accounts loaded so far. An account missing here is unknown to `decide`, so the
+    /// store must load every account a command names before deciding it.
+    pub accounts: HashMap<AccountCode, AccountState>,
+    /// Transactions known to be reversed (loaded or appended), for the same reason.
+    pub reversed: HashSet<Uuid>,
+}
+
+impl LedgerState {
+    pub fn new(ledger: LedgerId, head_seq: u64, head_hash: Hash) -> Self {
+        Self {
+            ledger,
+            head_seq,
+            head_hash,
+            accounts: HashMap::new(),
+            reversed: HashSet::new(),
+        }
+    }
+
+    /// Folds an event into the state. It cannot fail: `decide` already checked it.
+    pub fn apply(&mut self, body: &EventBody, seq: u64, hash: Hash) {
+        match body {
+            EventBody::LedgerCreated { .. } => {}
+            EventBody::AccountOpened {
+                code,
+                account_type,
+                currency,
+                flags,
+            } => {
+                let account = AccountState {
+                    account_type: *account_type,
+                    currency: currency.clone(),
+                    flags: *flags,
+                    closed: false,
+                    balances: BTreeMap::new(),
+                };
+                self.accounts.insert(code.clone(), account);
+            }
+            EventBody::AccountClosed { code } => {
+                if let Some(a) = self.accounts.get_mut(code) {
+                    a.closed = true;
+                }
+            }
+            EventBody::TransactionPosted { .. } | EventBody::TransactionReversed { .. } => {
+                if let Some(original) = body.reverses() {
+                    self.reversed.insert(original);
+                }
+                for p in body.postings() {
+                    let account = self
+                        .accounts
+                        .get_mut(p.account())
+                        .expect("decide checked the account");
+                    let balance = account
+                        .balances
+                        .entry(p.currency().code().clone())
+                        .or_default();
+                    *balance += p.signed_value();
+                }
+            }
+        }
+        self.head_seq = seq;
+        self.head_hash = hash;
+    }
+}

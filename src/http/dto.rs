@@ -1,0 +1,166 @@
+//! The JSON shapes of requests. They live at the edge and convert into core values;
+//! unknown members are refused so that a typo never goes unnoticed.
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::core::account::{AccountCode, AccountFlags, AccountType};
+use crate::core::currency::{Currency, CurrencyCode};
+use crate::core::decide::Command;
+use crate::core::entry::{check_posting_count, check_text, Entry};
+use crate::core::ledger::LedgerId;
+use crate::core::posting::Posting;
+use crate::core::{limits, CoreError};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLedger {
+    /// `[a-z0-9][a-z0-9_-]*`, at most 64 bytes.
+    pub id: String,
+    pub name: String,
+    /// ISO 4217 code, e.g. `EUR`.
+    pub base_currency: String,
+}
+
+impl CreateLedger {
+    pub fn into_command(self) -> Result<(LedgerId, Command), CoreError> {
+        let ledger = LedgerId::parse(&self.id)?;
+        check_text("name", &self.name, limits::TEXT_BYTES_MAX)?;
+        let base_currency = Currency::iso(&CurrencyCode::parse(&self.base_currency)?)?;
+        Ok((
+            ledger,
+            Command::CreateLedger {
+                name: self.name,
+                base_currency,
+            },
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAccount {
+    /// Lowercase segments joined by `:`, e.g. `assets:cash:eur`.
+    pub code: String,
+    /// asset, liability, equity, income or expense.
+    #[serde(rename = "type")]
+    pub account_type: String,
+    /// If set, the only currency the account accepts.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// e.g. `["no_overdraft"]`.
+    #[serde(default)]
+    pub flags: Vec<String>,
+}
+
+impl OpenAccount {
+    pub fn into_command(self) -> Result<Command, CoreError> {
+        let code = AccountCode::parse(&self.code)?;
+        let account_type = AccountType::parse(&self.account_type)?;
+        let currency = self
+            .currency
+            .as_deref()
+            .map(|c| Currency::iso(&CurrencyCode::parse(c)?))
+            .transpose()?;
+        let flags = AccountFlags::parse(self.flags.iter().map(String::as_str))?;
+        Ok(Command::OpenAccount {
+            code,
+            account_type,
+            currency,
+            flags,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostingBody {
+    pub account: String,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// A positive decimal string with at most the currency's decimals; exactly one of
+    /// `debit` and `credit`.
+    #[serde(default)]
+    pub debit: Option<String>,
+    #[serde(default)]
+    pub credit: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostTransaction {
+    pub postings: Vec<PostingBody>,
+    #[serde(default)]
+    pub description: String,
+    /// `YYYY-MM-DD`; defaults to the day the entry is recorded.
+    #[serde(default)]
+    pub effective_date: Option<String>,
+    /// Free-form object kept in the log (at most 4 KiB).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+}
+
+impl PostTransaction {
+    /// Entry checks run in the order of `docs/errors.md`: count, then each posting,
+    /// then texts, then balance.
+    pub fn into_command(self) -> Result<Command, CoreError> {
+        check_posting_count(self.postings.len())?;
+        let postings = self
+            .postings
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Posting::parse(
+                    i,
+                    &p.account,
+                    &p.currency,
+                    p.debit.as_deref(),
+                    p.credit.as_deref(),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let effective_date = self.effective_date.as_deref().map(parse_date).transpose()?;
+        let entry = Entry::new(postings, self.description, effective_date, self.metadata)?;
+        Ok(Command::PostEntry { entry })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostBatch {
+    /// All entries or none (default), or each on its own.
+    #[serde(default = "yes")]
+    pub atomic: bool,
+    /// At most 1,000 entries.
+    pub entries: Vec<PostTransaction>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reverse {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub effective_date: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// admin, writer, reader or auditor.
+    pub role: String,
+}
+
+pub fn parse_date(s: &str) -> Result<NaiveDate, CoreError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| CoreError::InvalidField {
+        field: "effective_date",
+        reason: "expected a date as YYYY-MM-DD".into(),
+    })
+}

@@ -1,0 +1,80 @@
+//! The HTTP layer: the only place that knows actix-web. Handlers read like a script:
+//! parse → authorise → submit to the writer (or read) → respond.
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod body;
+pub mod dto;
+pub mod entries;
+pub mod health;
+pub mod ledgers;
+pub mod openapi;
+pub mod problem;
+pub mod render;
+
+use actix_web::web;
+
+use crate::store::writer::Writers;
+use crate::store::Pool;
+
+pub use problem::ApiError;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub writers: Writers,
+    pub keys: auth::KeyCache,
+}
+
+/// Registers every route. Body size is bounded for every endpoint (`BODY_BYTES_MAX`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(body::payload_config())
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/openapi.json", web::get().to(openapi::document))
+        .service(
+            web::scope("/v1")
+                .route("/ledgers", web::post().to(ledgers::create))
+                .route("/ledgers/{ledger}", web::get().to(ledgers::get))
+                .route(
+                    "/ledgers/{ledger}/keys",
+                    web::post().to(ledgers::create_key),
+                )
+                .route("/ledgers/{ledger}/accounts", web::post().to(accounts::open))
+                .route("/ledgers/{ledger}/accounts", web::get().to(accounts::list))
+                .route(
+                    "/ledgers/{ledger}/accounts/{code}",
+                    web::get().to(accounts::one),
+                )
+                .route(
+                    "/ledgers/{ledger}/accounts/{code}/close",
+                    web::post().to(accounts::close),
+                )
+                .route(
+                    "/ledgers/{ledger}/balances",
+                    web::get().to(accounts::balances),
+                )
+                .route(
+                    "/ledgers/{ledger}/transactions",
+                    web::post().to(entries::post),
+                )
+                .route(
+                    "/ledgers/{ledger}/transactions/batch",
+                    web::post().to(entries::batch),
+                )
+                .route(
+                    "/ledgers/{ledger}/transactions/{id}/reverse",
+                    web::post().to(entries::reverse),
+                )
+                .route("/ledgers/{ledger}/events", web::get().to(audit::events))
+                .route("/ledgers/{ledger}/export", web::get().to(audit::export))
+                .route("/ledgers/{ledger}/chain/head", web::get().to(audit::head)),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound("no such route".into()))
+}

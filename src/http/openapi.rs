@@ -1,0 +1,39 @@
+//! `/openapi.json`, generated from the handlers' annotations and the request types.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::dto::{
+    CreateKey, CreateLedger, OpenAccount, PostBatch, PostTransaction, PostingBody, Reverse,
+};
+use super::{accounts, audit, entries, health, ledgers};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "chainbook", description = "Hash-chained double-entry ledger. Errors are RFC 9457 problem+json; see docs/errors.md."),
+    paths(
+        ledgers::create, ledgers::get, ledgers::create_key,
+        accounts::open, accounts::close, accounts::list, accounts::one, accounts::balances,
+        entries::post, entries::batch, entries::reverse,
+        audit::events, audit::export, audit::head,
+        health::healthz, health::readyz,
+    ),
+    components(schemas(CreateLedger, OpenAccount, PostingBody, PostTransaction, PostBatch, Reverse, CreateKey)),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,116 @@
+//! Responses of writes, rendered from the writer's item results. The writer stores the
+//! rendered bytes with an idempotency key, so a retry gets exactly the same answer.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use serde_json::{Map, Value};
+
+use crate::core::event::{export_line, SealedEvent};
+use crate::core::CoreError;
+use crate::store::writer::{ItemResult, Rendered, Renderer, WriteOutcome};
+
+use super::problem::{core_status, problem, PROBLEM_JSON};
+use super::ApiError;
+
+/// The event as exported: the canonical bytes plus `hash`.
+pub fn event_json(event: &SealedEvent) -> String {
+    export_line(&event.canonical, &event.hash.to_hex())
+}
+
+fn core_problem(e: &CoreError, extensions: Map<String, Value>) -> Value {
+    problem(e.kind(), core_status(e), e.to_string(), extensions)
+}
+
+/// One command: 201 with the appended event, or the problem.
+pub fn single() -> Renderer {
+    Box::new(|results: &[ItemResult]| match &results[0] {
+        Ok(event) => Rendered {
+            status: 201,
+            body: event_json(event),
+        },
+        Err(e) => Rendered {
+            status: core_status(e).as_u16(),
+            body: core_problem(e, Map::new()).to_string(),
+        },
+    })
+}
+
+/// A batch. `refused` are entries that failed parsing (by index); the writer's results
+/// are for the others, in order. Atomic: 201 with every event, or the first refusal's
+/// problem naming its `index`. Not atomic: 200 with one result per entry.
+pub fn batch(atomic: bool, total: usize, refused: Vec<(usize, CoreError)>) -> Renderer {
+    Box::new(move |results: &[ItemResult]| {
+        let mut decided = results.iter();
+        let mut refused = refused.iter().peekable();
+        let mut items: Vec<(usize, Result<String, CoreError>)> = Vec::with_capacity(total);
+        let first_refused = refused.peek().map(|(i, _)| *i);
+        for index in 0..total {
+            let item = match refused.next_if(|(i, _)| *i == index) {
+                Some((_, e)) => Err(e.clone()),
+                None => match decided.next() {
+                    Some(result) => result.as_ref().map(|e| event_json(e)).map_err(Clone::clone),
+                    // An atomic batch with a refused entry is never decided.
+                    None => Err(CoreError::Aborted {
+                        failed_index: first_refused.unwrap_or(0),
+                    }),
+                },
+            };
+            items.push((index, item));
+        }
+        if atomic {
+            let first_error = items.iter().find_map(|(i, r)| {
+                r.as_ref()
+                    .err()
+                    .filter(|e| !matches!(e, CoreError::Aborted { .. }))
+                    .map(|e| (*i, e))
+            });
+            if let Some((index, e)) = first_error {
+                let mut ext = Map::new();
+                ext.insert("index".into(), index.into());
+                return Rendered {
+                    status: core_status(e).as_u16(),
+                    body: core_problem(e, ext).to_string(),
+                };
+            }
+        }
+        let parts: Vec<String> = items
+            .iter()
+            .map(|(index, item)| match item {
+                Ok(event) => format!(r#"{{"index":{index},"status":201,"event":{event}}}"#),
+                Err(e) => {
+                    let p = core_problem(e, Map::new());
+                    format!(
+                        r#"{{"index":{index},"status":{},"problem":{p}}}"#,
+                        core_status(e).as_u16()
+                    )
+                }
+            })
+            .collect();
+        let status = if atomic { 201 } else { 200 };
+        Rendered {
+            status,
+            body: format!(r#"{{"atomic":{atomic},"results":[{}]}}"#, parts.join(",")),
+        }
+    })
+}
+
+/// The HTTP response of a write outcome.
+pub fn outcome(outcome: WriteOutcome) -> Result<HttpResponse, ApiError> {
+    match outcome {
+        WriteOutcome::KeyReused => Err(ApiError::IdempotencyKeyReused),
+        WriteOutcome::Done { rendered, replayed } => {
+            let status = StatusCode::from_u16(rendered.status)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let content_type = if status.is_success() {
+                "application/json"
+            } else {
+                PROBLEM_JSON
+            };
+            let mut response = HttpResponse::build(status);
+            if replayed {
+                response.insert_header(("Idempotent-Replayed", "true"));
+            }
+            Ok(response.content_type(content_type).body(rendered.body))
+        }
+    }
+}

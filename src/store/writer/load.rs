@@ -1,0 +1,165 @@
+//! What the writer reads under the ledger's lock before deciding: the head, the
+//! accounts the batch names, which originals are already reversed, stored responses.
+
+use std::collections::{HashMap, HashSet};
+
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+use tokio_postgres::Transaction;
+
+use crate::core::account::{AccountCode, AccountFlags, AccountType};
+use crate::core::currency::{Currency, CurrencyCode};
+use crate::core::decide::Command;
+use crate::core::hash::Hash;
+use crate::core::ledger::LedgerId;
+use crate::core::state::{AccountState, LedgerState};
+use crate::store::StoreError;
+
+use super::{Rendered, Submission};
+
+/// The advisory lock key of a ledger: the first 8 bytes of a SHA-256 of its id. Two
+/// ledgers sharing a key would only serialise each other, never corrupt each other.
+pub(crate) fn lock_key(ledger: &LedgerId) -> i64 {
+    let digest = Sha256::digest(format!("chainbook-ledger:{ledger}"));
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+pub(super) async fn lock(tx: &Transaction<'_>, ledger: &LedgerId) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(ledger)])
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn head(
+    tx: &Transaction<'_>,
+    ledger: &LedgerId,
+) -> Result<Option<(u64, Hash)>, StoreError> {
+    const SQL: &str = "SELECT seq, hash FROM events WHERE ledger_id = $1 ORDER BY seq DESC LIMIT 1";
+    let row = tx.query_opt(SQL, &[&ledger.as_str()]).await?;
+    row.map(|r| {
+        let seq: i64 = r.get(0);
+        let hash: &str = r.get(1);
+        let hash = Hash::from_hex(hash)
+            .ok_or_else(|| StoreError::Corrupt(format!("head hash {hash:?}")))?;
+        Ok((seq as u64, hash))
+    })
+    .transpose()
+}
+
+/// Loads every account the commands name that the state does not hold yet.
+pub(super) async fn missing_accounts<'a>(
+    tx: &Transaction<'_>,
+    state: &mut LedgerState,
+    commands: impl Iterator<Item = &'a Command>,
+) -> Result<(), StoreError> {
+    const SQL: &str = "SELECT a.code, a.type, a.currency, a.flags, a.closed_seq IS NOT NULL, \
+                       b.currency, b.debits - b.credits \
+                       FROM accounts a LEFT JOIN balances b ON b.ledger_id = a.ledger_id AND b.account = a.code \
+                       WHERE a.ledger_id = $1 AND a.code = ANY($2)";
+    let missing: HashSet<&str> = commands
+        .flat_map(Command::accounts)
+        .filter(|c| !state.accounts.contains_key(*c))
+        .map(AccountCode::as_str)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let codes: Vec<&str> = missing.into_iter().collect();
+    for row in tx.query(SQL, &[&state.ledger.as_str(), &codes]).await? {
+        let code = AccountCode::parse(row.get(0)).map_err(corrupt)?;
+        let account = match state.accounts.get_mut(&code) {
+            Some(a) => a,
+            None => {
+                let flags: Vec<&str> = row.get(3);
+                let fresh = AccountState {
+                    account_type: AccountType::parse(row.get(1)).map_err(corrupt)?,
+                    currency: row.get::<_, Option<&str>>(2).map(currency).transpose()?,
+                    flags: AccountFlags::parse(flags).map_err(corrupt)?,
+                    closed: row.get(4),
+                    balances: Default::default(),
+                };
+                state.accounts.entry(code).or_insert(fresh)
+            }
+        };
+        if let Some(cur) = row.get::<_, Option<&str>>(5) {
+            let balance: Decimal = row.get(6);
+            account
+                .balances
+                .insert(CurrencyCode::parse(cur).map_err(corrupt)?, balance);
+        }
+    }
+    Ok(())
+}
+
+/// Marks which of the originals the commands reverse are already reversed.
+pub(super) async fn reversals<'a>(
+    tx: &Transaction<'_>,
+    state: &mut LedgerState,
+    commands: impl Iterator<Item = &'a Command>,
+) -> Result<(), StoreError> {
+    const SQL: &str = "SELECT reverses FROM events WHERE ledger_id = $1 AND reverses = ANY($2)";
+    let originals: Vec<uuid::Uuid> = commands
+        .filter_map(|c| match c {
+            Command::Reverse { original, .. } if !state.reversed.contains(original) => {
+                Some(*original)
+            }
+            _ => None,
+        })
+        .collect();
+    if originals.is_empty() {
+        return Ok(());
+    }
+    for row in tx.query(SQL, &[&state.ledger.as_str(), &originals]).await? {
+        state.reversed.insert(row.get(0));
+    }
+    Ok(())
+}
+
+pub(super) struct StoredResponse {
+    pub request_hash: String,
+    pub rendered: Rendered,
+}
+
+/// The stored responses of the idempotency keys in the batch.
+pub(super) async fn idempotency(
+    tx: &Transaction<'_>,
+    ledger: &LedgerId,
+    submissions: &[&Submission],
+) -> Result<HashMap<String, StoredResponse>, StoreError> {
+    const SQL: &str = "SELECT key, request_hash, status, response FROM idempotency_keys \
+                       WHERE ledger_id = $1 AND key = ANY($2)";
+    let keys: Vec<&str> = submissions
+        .iter()
+        .filter_map(|s| s.idempotency.as_ref())
+        .map(|i| i.key.as_str())
+        .collect();
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = tx.query(SQL, &[&ledger.as_str(), &keys]).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let status: i16 = r.get(2);
+            let rendered = Rendered {
+                status: status as u16,
+                body: r.get(3),
+            };
+            (
+                r.get(0),
+                StoredResponse {
+                    request_hash: r.get(1),
+                    rendered,
+                },
+            )
+        })
+        .collect())
+}
+
+fn currency(code: &str) -> Result<Currency, StoreError> {
+    Currency::iso(&CurrencyCode::parse(code).map_err(corrupt)?).map_err(corrupt)
+}
+
+fn corrupt(e: crate::core::CoreError) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}

@@ -1,0 +1,140 @@
+//! The writer: one task per ledger, fed by a bounded queue. It takes whatever is
+//! waiting (group commit), decides each command against the in-memory state, seals the
+//! events into the chain, writes them and their projections in one PostgreSQL
+//! transaction under the ledger's advisory lock, commits, and only then answers.
+//!
+//! Two processes may run writers for the same ledger: the advisory lock serialises
+//! them, and a writer that finds the stored head differs from its own reloads its
+//! state before deciding anything (`docs/architecture.md`).
+
+mod load;
+mod persist;
+mod task;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::core::decide::Command;
+use crate::core::event::SealedEvent;
+use crate::core::ledger::LedgerId;
+use crate::core::{limits, CoreError};
+
+use super::{Pool, StoreError};
+
+/// The result of one command: its sealed event, or the rule it broke.
+pub type ItemResult = Result<Arc<SealedEvent>, CoreError>;
+
+/// The response a request gets, rendered by the caller from the item results. The
+/// writer stores it with the idempotency key, so a retry gets the very same bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Turns the item results of one request into its response (the HTTP layer's choice).
+pub type Renderer = Box<dyn Fn(&[ItemResult]) -> Rendered + Send + Sync>;
+
+#[derive(Debug, Clone)]
+pub struct IdempotencyRequest {
+    pub key: String,
+    /// SHA-256 of the route and the canonical body.
+    pub request_hash: String,
+}
+
+/// One request: a group of commands, applied all-or-nothing when `atomic`.
+pub struct Submission {
+    pub commands: Vec<Command>,
+    pub atomic: bool,
+    pub idempotency: Option<IdempotencyRequest>,
+    pub render: Renderer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Freshly decided (`replayed == false`) or the stored answer to an earlier
+    /// request with the same key and body.
+    Done { rendered: Rendered, replayed: bool },
+    /// The key was used before with a different body.
+    KeyReused,
+}
+
+struct Job {
+    submission: Submission,
+    reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+}
+
+struct LedgerWriter {
+    queue: mpsc::Sender<Job>,
+    head: watch::Receiver<u64>,
+}
+
+/// The writers of every ledger this process has written to.
+#[derive(Clone)]
+pub struct Writers {
+    pool: Pool,
+    runtime: tokio::runtime::Handle,
+    ledgers: Arc<Mutex<HashMap<LedgerId, LedgerWriter>>>,
+}
+
+impl Writers {
+    /// Writer tasks are spawned on `runtime` (the service's main runtime), whichever
+    /// thread submits first.
+    pub fn new(pool: Pool, runtime: tokio::runtime::Handle) -> Self {
+        Self {
+            pool,
+            runtime,
+            ledgers: Arc::default(),
+        }
+    }
+
+    pub async fn submit(
+        &self,
+        ledger: &LedgerId,
+        submission: Submission,
+    ) -> Result<WriteOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let queue = self.writer(ledger).queue;
+        queue
+            .try_send(Job { submission, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    StoreError::Unavailable("the ledger's write queue is full".into())
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    StoreError::Unavailable("the ledger's writer stopped".into())
+                }
+            })?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the ledger's writer stopped".into()))?
+    }
+
+    /// A receiver that changes whenever this process commits events to `ledger`, for
+    /// followers of the event feed.
+    pub fn head(&self, ledger: &LedgerId) -> watch::Receiver<u64> {
+        self.writer(ledger).head
+    }
+
+    fn writer(&self, ledger: &LedgerId) -> LedgerWriterRef {
+        let mut map = self.ledgers.lock().expect("writer map lock");
+        let w = map.entry(ledger.clone()).or_insert_with(|| {
+            let (queue, jobs) = mpsc::channel(limits::WRITER_QUEUE_DEPTH_MAX);
+            let (head_tx, head) = watch::channel(0);
+            let task = task::LedgerTask::new(ledger.clone(), self.pool.clone(), head_tx);
+            self.runtime.spawn(task.run(jobs));
+            LedgerWriter { queue, head }
+        });
+        LedgerWriterRef {
+            queue: w.queue.clone(),
+            head: w.head.clone(),
+        }
+    }
+}
+
+struct LedgerWriterRef {
+    queue: mpsc::Sender<Job>,
+    head: watch::Receiver<u64>,
+}

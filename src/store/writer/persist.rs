@@ -1,0 +1,271 @@
+//! Writes a decided batch: events, the projections they change, and idempotency
+//! records, as a handful of multi-row statements pipelined on one connection.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+use crate::core::event::{EventBody, SealedEvent};
+use crate::core::ledger::LedgerId;
+use crate::core::posting::Side;
+use crate::store::StoreError;
+
+use super::{IdempotencyRequest, Rendered};
+
+/// Everything a batch appends.
+#[derive(Default)]
+pub(super) struct Plan {
+    pub events: Vec<(Arc<SealedEvent>, EventBody)>,
+    pub idempotency: Vec<(IdempotencyRequest, Rendered)>,
+}
+
+const INSERT_EVENTS: &str = "INSERT INTO events (ledger_id, seq, id, type, recorded_at, prev_hash, hash, canonical, reverses) \
+     SELECT $1, * FROM unnest($2::int8[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::uuid[])";
+const INSERT_LEDGER: &str =
+    "INSERT INTO ledgers (ledger_id, name, base_currency, created_at) VALUES ($1, $2, $3, $4)";
+const INSERT_ACCOUNTS: &str = "INSERT INTO accounts (ledger_id, code, type, currency, opened_seq, flags) \
+     SELECT $1, code, type, currency, seq, string_to_array(flags, ',') \
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::int8[], $6::text[]) AS t(code, type, currency, seq, flags)";
+const CLOSE_ACCOUNTS: &str = "UPDATE accounts a SET closed_seq = t.seq \
+     FROM unnest($2::text[], $3::int8[]) AS t(code, seq) WHERE a.ledger_id = $1 AND a.code = t.code";
+const UPSERT_BALANCES: &str = "INSERT INTO balances (ledger_id, account, currency, debits, credits, last_seq) \
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::int8[]) \
+     ON CONFLICT (ledger_id, account, currency) DO UPDATE SET \
+     debits = balances.debits + EXCLUDED.debits, credits = balances.credits + EXCLUDED.credits, last_seq = EXCLUDED.last_seq";
+const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (ledger_id, key, request_hash, status, response, created_at) \
+     SELECT $1, key, hash, status, response, now() FROM unnest($2::text[], $3::text[], $4::int2[], $5::text[]) AS t(key, hash, status, response)";
+
+pub(super) async fn write(
+    tx: &Transaction<'_>,
+    ledger: &LedgerId,
+    plan: &Plan,
+) -> Result<(), StoreError> {
+    if plan.events.is_empty() {
+        return Ok(());
+    }
+    let l = ledger.as_str();
+    // The ledger row first: events reference it.
+    for (event, body) in &plan.events {
+        if let EventBody::LedgerCreated {
+            name,
+            base_currency,
+        } = body
+        {
+            let code = base_currency.code().as_str();
+            tx.execute(INSERT_LEDGER, &[&l, name, &code, &event.recorded_at])
+                .await?;
+        }
+    }
+    let events = EventColumns::from(plan);
+    let accounts = AccountColumns::from(plan);
+    let balances = BalanceColumns::from(plan);
+    let keys = IdempotencyColumns::from(plan);
+    // tokio-postgres pipelines these: they reach the server in this order, without
+    // waiting for each answer.
+    let insert_events = async {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+            &l,
+            &events.seq,
+            &events.id,
+            &events.kind,
+            &events.recorded_at,
+            &events.prev_hash,
+            &events.hash,
+            &events.canonical,
+            &events.reverses,
+        ];
+        tx.execute(INSERT_EVENTS, &params).await
+    };
+    let insert_accounts = async {
+        if accounts.code.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(
+            INSERT_ACCOUNTS,
+            &[
+                &l,
+                &accounts.code,
+                &accounts.kind,
+                &accounts.currency,
+                &accounts.seq,
+                &accounts.flags,
+            ],
+        )
+        .await
+    };
+    let close_accounts = async {
+        if accounts.closed.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(
+            CLOSE_ACCOUNTS,
+            &[&l, &accounts.closed, &accounts.closed_seq],
+        )
+        .await
+    };
+    let upsert_balances = async {
+        if balances.account.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(
+            UPSERT_BALANCES,
+            &[
+                &l,
+                &balances.account,
+                &balances.currency,
+                &balances.debits,
+                &balances.credits,
+                &balances.last_seq,
+            ],
+        )
+        .await
+    };
+    let insert_keys = async {
+        if keys.key.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(
+            INSERT_IDEMPOTENCY,
+            &[&l, &keys.key, &keys.hash, &keys.status, &keys.response],
+        )
+        .await
+    };
+    futures_util::try_join!(
+        insert_events,
+        insert_accounts,
+        close_accounts,
+        upsert_balances,
+        insert_keys
+    )?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct EventColumns<'a> {
+    seq: Vec<i64>,
+    id: Vec<Uuid>,
+    kind: Vec<&'a str>,
+    recorded_at: Vec<DateTime<Utc>>,
+    prev_hash: Vec<String>,
+    hash: Vec<String>,
+    canonical: Vec<&'a str>,
+    reverses: Vec<Option<Uuid>>,
+}
+
+impl<'a> From<&'a Plan> for EventColumns<'a> {
+    fn from(plan: &'a Plan) -> Self {
+        let mut c = Self::default();
+        for (e, _) in &plan.events {
+            c.seq.push(e.seq as i64);
+            c.id.push(e.id);
+            c.kind.push(e.type_name);
+            c.recorded_at.push(e.recorded_at);
+            c.prev_hash.push(e.prev_hash.to_hex());
+            c.hash.push(e.hash.to_hex());
+            c.canonical.push(&e.canonical);
+            c.reverses.push(e.reverses);
+        }
+        c
+    }
+}
+
+#[derive(Default)]
+struct AccountColumns<'a> {
+    code: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    currency: Vec<Option<&'a str>>,
+    seq: Vec<i64>,
+    flags: Vec<String>,
+    closed: Vec<&'a str>,
+    closed_seq: Vec<i64>,
+}
+
+impl<'a> From<&'a Plan> for AccountColumns<'a> {
+    fn from(plan: &'a Plan) -> Self {
+        let mut c = Self::default();
+        for (e, body) in &plan.events {
+            match body {
+                EventBody::AccountOpened {
+                    code,
+                    account_type,
+                    currency,
+                    flags,
+                } => {
+                    c.code.push(code.as_str());
+                    c.kind.push(account_type.as_str());
+                    c.currency
+                        .push(currency.as_ref().map(|c| c.code().as_str()));
+                    c.seq.push(e.seq as i64);
+                    c.flags.push(flags.names().join(","));
+                }
+                EventBody::AccountClosed { code } => {
+                    c.closed.push(code.as_str());
+                    c.closed_seq.push(e.seq as i64);
+                }
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
+/// Balance changes summed per account and currency over the batch: one row each.
+#[derive(Default)]
+struct BalanceColumns<'a> {
+    account: Vec<&'a str>,
+    currency: Vec<&'a str>,
+    debits: Vec<Decimal>,
+    credits: Vec<Decimal>,
+    last_seq: Vec<i64>,
+}
+
+impl<'a> From<&'a Plan> for BalanceColumns<'a> {
+    fn from(plan: &'a Plan) -> Self {
+        let mut sums: BTreeMap<(&str, &str), (Decimal, Decimal, i64)> = BTreeMap::new();
+        for (e, body) in &plan.events {
+            for p in body.postings() {
+                let key = (p.account().as_str(), p.currency().code().as_str());
+                let (debits, credits, last) = sums.entry(key).or_default();
+                match p.side() {
+                    Side::Debit => *debits += p.amount().value(),
+                    Side::Credit => *credits += p.amount().value(),
+                }
+                *last = e.seq as i64;
+            }
+        }
+        let mut c = Self::default();
+        for ((account, currency), (debits, credits, last)) in sums {
+            c.account.push(account);
+            c.currency.push(currency);
+            c.debits.push(debits);
+            c.credits.push(credits);
+            c.last_seq.push(last);
+        }
+        c
+    }
+}
+
+#[derive(Default)]
+struct IdempotencyColumns<'a> {
+    key: Vec<&'a str>,
+    hash: Vec<&'a str>,
+    status: Vec<i16>,
+    response: Vec<&'a str>,
+}
+
+impl<'a> From<&'a Plan> for IdempotencyColumns<'a> {
+    fn from(plan: &'a Plan) -> Self {
+        let mut c = Self::default();
+        for (idem, rendered) in &plan.idempotency {
+            c.key.push(&idem.key);
+            c.hash.push(&idem.request_hash);
+            c.status.push(rendered.status as i16);
+            c.response.push(&rendered.body);
+        }
+        c
+    }
+}

@@ -1,0 +1,259 @@
+//! One ledger's writer task: group commit of everything waiting.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+use crate::core::decide::{decide, Command};
+use crate::core::event::{now_micros, seal, EventBody, SealedEvent};
+use crate::core::hash::Hash;
+use crate::core::ledger::LedgerId;
+use crate::core::state::LedgerState;
+use crate::core::{limits, CoreError};
+
+use super::load::{self, StoredResponse};
+use super::persist::{self, Plan};
+use super::{ItemResult, Job, Rendered, Submission, WriteOutcome};
+use crate::store::{Pool, StoreError};
+
+pub(super) struct LedgerTask {
+    ledger: LedgerId,
+    pool: Pool,
+    head: watch::Sender<u64>,
+    /// The state as of the last commit, or `None` when it must be reloaded (at start,
+    /// and after any failed write, whose effect on the database is unknown).
+    state: Option<LedgerState>,
+}
+
+impl LedgerTask {
+    pub(super) fn new(ledger: LedgerId, pool: Pool, head: watch::Sender<u64>) -> Self {
+        Self {
+            ledger,
+            pool,
+            head,
+            state: None,
+        }
+    }
+
+    pub(super) async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        while let Some(first) = jobs.recv().await {
+            let mut commands = first.submission.commands.len();
+            let mut batch = vec![first];
+            while commands < limits::WRITER_BATCH_COMMANDS_MAX {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        commands += job.submission.commands.len();
+                        batch.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.process(batch).await;
+        }
+    }
+
+    async fn process(&mut self, batch: Vec<Job>) {
+        let submissions: Vec<&Submission> = batch.iter().map(|j| &j.submission).collect();
+        match self.write(&submissions).await {
+            Ok(outcomes) => {
+                if let Some(state) = &self.state {
+                    self.head.send_replace(state.head_seq);
+                }
+                for (job, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(ledger = %self.ledger, error = %e, "write batch failed");
+                self.state = None;
+                for job in batch {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Everything between BEGIN and COMMIT, under the ledger's advisory lock.
+    async fn write(
+        &mut self,
+        submissions: &[&Submission],
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        load::lock(&tx, &self.ledger).await?;
+        let head = load::head(&tx, &self.ledger).await?;
+        let state = self.state_at(head);
+        load::missing_accounts(&tx, state, submissions.iter().flat_map(|s| &s.commands)).await?;
+        load::reversals(&tx, state, submissions.iter().flat_map(|s| &s.commands)).await?;
+        let stored = load::idempotency(&tx, &state.ledger, submissions).await?;
+
+        let mut plan = Plan::default();
+        let outcomes = decide_all(state, submissions, &stored, &mut plan);
+        persist::write(&tx, &state.ledger, &plan).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// The cached state if it is at the stored head, else a fresh one: another process
+    /// appended, or our last write failed.
+    fn state_at(&mut self, head: Option<(u64, Hash)>) -> &mut LedgerState {
+        let (seq, hash) = head.unwrap_or((0, Hash::GENESIS));
+        let fresh = match &self.state {
+            Some(s) => s.head_seq != seq || s.head_hash != hash,
+            None => true,
+        };
+        if fresh {
+            self.state = Some(LedgerState::new(self.ledger.clone(), seq, hash));
+        }
+        self.state.as_mut().expect("state was just set")
+    }
+}
+
+/// Decides every submission in order, sealing the events into `plan`.
+fn decide_all(
+    state: &mut LedgerState,
+    submissions: &[&Submission],
+    stored: &HashMap<String, StoredResponse>,
+    plan: &mut Plan,
+) -> Vec<WriteOutcome> {
+    let mut in_batch: HashMap<&str, (&str, Rendered)> = HashMap::new();
+    let mut outcomes = Vec::with_capacity(submissions.len());
+    for submission in submissions {
+        if let Some(idem) = &submission.idempotency {
+            let earlier = stored
+                .get(&idem.key)
+                .map(|s| (s.request_hash.as_str(), s.rendered.clone()))
+                .or_else(|| in_batch.get(idem.key.as_str()).cloned());
+            if let Some((hash, rendered)) = earlier {
+                outcomes.push(if hash == idem.request_hash {
+                    WriteOutcome::Done {
+                        rendered,
+                        replayed: true,
+                    }
+                } else {
+                    WriteOutcome::KeyReused
+                });
+                continue;
+            }
+        }
+        let results = decide_group(state, &submission.commands, submission.atomic, plan);
+        let rendered = (submission.render)(&results);
+        if let Some(idem) = &submission.idempotency {
+            // Only requests that appended something are remembered: a refused request
+            // changed nothing, so retrying it simply decides it again.
+            if results.iter().any(Result::is_ok) {
+                plan.idempotency.push((idem.clone(), rendered.clone()));
+                in_batch.insert(&idem.key, (&idem.request_hash, rendered.clone()));
+            }
+        }
+        outcomes.push(WriteOutcome::Done {
+            rendered,
+            replayed: false,
+        });
+    }
+    outcomes
+}
+
+/// Decides one request's commands. A refused command leaves the state untouched; in
+/// an atomic group it also undoes the group's earlier commands.
+fn decide_group(
+    state: &mut LedgerState,
+    commands: &[Command],
+    atomic: bool,
+    plan: &mut Plan,
+) -> Vec<ItemResult> {
+    let snapshot = atomic.then(|| Snapshot::take(state, commands));
+    let mark = plan.events.len();
+    let mut results: Vec<ItemResult> = Vec::with_capacity(commands.len());
+    for (index, command) in commands.iter().enumerate() {
+        match decide(state, command) {
+            Ok(body) => results.push(Ok(append(state, body, plan))),
+            Err(e) => {
+                results.push(Err(e));
+                if let Some(snapshot) = &snapshot {
+                    snapshot.restore(state);
+                    plan.events.truncate(mark);
+                    return aborted(commands.len(), index, results.pop().expect("just pushed"));
+                }
+            }
+        }
+    }
+    results
+}
+
+fn append(state: &mut LedgerState, body: EventBody, plan: &mut Plan) -> Arc<SealedEvent> {
+    let seq = state.head_seq + 1;
+    let sealed = Arc::new(seal(
+        &state.ledger,
+        seq,
+        state.head_hash,
+        Uuid::now_v7(),
+        now_micros(),
+        &body,
+    ));
+    state.apply(&body, seq, sealed.hash);
+    plan.events.push((sealed.clone(), body));
+    sealed
+}
+
+fn aborted(len: usize, failed_index: usize, error: ItemResult) -> Vec<ItemResult> {
+    (0..len)
+        .map(|i| {
+            if i == failed_index {
+                error.clone()
+            } else {
+                Err(CoreError::Aborted { failed_index })
+            }
+        })
+        .collect()
+}
+
+/// What an atomic group may change, kept to undo it.
+struct Snapshot {
+    head: (u64, Hash),
+    accounts: Vec<(
+        crate::core::account::AccountCode,
+        Option<crate::core::state::AccountState>,
+    )>,
+    reversed: Vec<Uuid>,
+}
+
+impl Snapshot {
+    fn take(state: &LedgerState, commands: &[Command]) -> Self {
+        let accounts = commands
+            .iter()
+            .flat_map(Command::accounts)
+            .map(|code| (code.clone(), state.accounts.get(code).cloned()))
+            .collect();
+        let reversed = commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Reverse { original, .. } if !state.reversed.contains(original) => {
+                    Some(*original)
+                }
+                _ => None,
+            })
+            .collect();
+        Self {
+            head: (state.head_seq, state.head_hash),
+            accounts,
+            reversed,
+        }
+    }
+
+    fn restore(&self, state: &mut LedgerState) {
+        (state.head_seq, state.head_hash) = self.head;
+        // Restore in reverse so the earliest copy of a repeated account wins.
+        for (code, account) in self.accounts.iter().rev() {
+            match account {
+                Some(a) => state.accounts.insert(code.clone(), a.clone()),
+                None => state.accounts.remove(code),
+            };
+        }
+        for id in &self.reversed {
+            state.reversed.remove(id);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Two service processes on one database stay one gapless chain and never overdraw.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use chainbook::core::role::Role;
+use chainbook::store::keys;
+use serde_json::json;
+
+use crate::helpers::{entry, reply, verify_text, TestDatabase};
+
+/// A `chainbook serve` process, stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Service {
+    pub child: Child,
+    pub address: String,
+}
+
+impl Service {
+    pub fn start(database_url: Option<&str>, data_dir: &Path) -> Service {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chainbook"));
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--pool-size",
+                "8",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(url) = database_url {
+            command.env("DATABASE_URL", url);
+        }
+        let mut child = command.spawn().expect("the chainbook binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("the service prints where it listens")
+                .unwrap();
+            if let Some(address) = line.strip_prefix("chainbook listening on ") {
+                break address.to_owned();
+            }
+        };
+        // Keep draining stdout so the service never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Service { child, address }
+    }
+
+    /// SIGTERM, then wait up to 20 s for a clean exit (the embedded cluster is stopped
+    /// on the way out), then SIGKILL.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.stop();
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_processes_share_one_gapless_chain() {
+    let db = TestDatabase::new().await;
+    let admin = keys::create(&db.owner().await, None, Role::Admin)
+        .await
+        .unwrap();
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Service::start(Some(&db.url), dirs.0.path());
+    let b = Service::start(Some(&db.url), dirs.1.path());
+    let http = reqwest::Client::new();
+    let post = |service: &Service, path: &str, body: serde_json::Value| {
+        let request = http
+            .post(format!("{}{}", service.address, path))
+            .bearer_auth(&admin)
+            .json(&body);
+        async move { reply(request.send().await.unwrap()).await }
+    };
+    assert_eq!(
+        post(
+            &a,
+            "/v1/ledgers",
+            json!({"id": "acme", "name": "Acme", "base_currency": "EUR"})
+        )
+        .await
+        .status,
+        201
+    );
+    for (code, kind, flags) in [
+        ("assets:cash", "asset", json!(["no_overdraft"])),
+        ("equity:capital", "equity", json!([])),
+        ("expenses:x", "expense", json!([])),
+    ] {
+        let r = post(
+            &b,
+            "/v1/ledgers/acme/accounts",
+            json!({"code": code, "type": kind, "flags": flags}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let path = "/v1/ledgers/acme/transactions";
+    let fund = entry(&[
+        ("assets:cash", "EUR", "debit", "200.00"),
+        ("equity:capital", "EUR", "credit", "200.00"),
+    ]);
+    assert_eq!(post(&a, path, fund).await.status, 201);
+
+    // 100 spends of 10.00 from 200.00, alternating between the processes: 20 win.
+    let spend = entry(&[
+        ("expenses:x", "EUR", "debit", "10.00"),
+        ("assets:cash", "EUR", "credit", "10.00"),
+    ]);
+    let requests = (0..100).map(|i| post(if i % 2 == 0 { &a } else { &b }, path, spend.clone()));
+    let replies = futures_util::future::join_all(requests).await;
+    let won = replies.iter().filter(|r| r.status == 201).count();
+    assert!(
+        replies.iter().all(|r| r.status == 201 || r.status == 409),
+        "{:?}",
+        replies.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    assert_eq!(won, 20);
+
+    // Unconstrained load from both at once.
+    let refill = entry(&[
+        ("expenses:x", "EUR", "credit", "1.00"),
+        ("equity:capital", "EUR", "debit", "1.00"),
+    ]);
+    let requests = (0..200).map(|i| post(if i % 2 == 0 { &a } else { &b }, path, refill.clone()));
+    let replies = futures_util::future::join_all(requests).await;
+    assert!(replies.iter().all(|r| r.status == 201));
+
+    let export = http
+        .get(format!("{}/v1/ledgers/acme/export", b.address))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let report = verify_text(&export, Default::default());
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.events, 1 + 3 + 1 + 20 + 200);
+}

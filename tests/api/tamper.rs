@@ -1,0 +1,150 @@
+use chainbook_audit::{FailureKind, VerifyOptions};
+
+use crate::helpers::{funded_ledger, spawn_app, verify_text};
+
+/// The service's own role cannot change the log: the database refuses, not the code.
+#[tokio::test]
+async fn the_service_role_cannot_update_delete_or_truncate_events() {
+    let app = spawn_app().await;
+    funded_ledger(&app, "acme", "100.00").await;
+    let db = app.db.owner().await;
+    db.batch_execute("SET ROLE chainbook_app").await.unwrap();
+    for sql in [
+        "UPDATE events SET canonical = canonical WHERE seq = 1",
+        "DELETE FROM events WHERE seq = 6",
+        "TRUNCATE events",
+        "UPDATE ledgers SET name = 'x'",
+        "DELETE FROM idempotency_keys",
+    ] {
+        let err = db.batch_execute(sql).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{sql}: {err}"
+        );
+    }
+    // Even the owner is stopped by the triggers unless it disables them first.
+    db.batch_execute("RESET ROLE").await.unwrap();
+    let err = db
+        .batch_execute("DELETE FROM events WHERE seq = 6")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("append-only") || format!("{err:?}").contains("append-only"),
+        "{err:?}"
+    );
+    assert_eq!(app.head_seq("acme").await, 6);
+}
+
+/// The owner rewrites an amount behind the service's back: the verifier names the seq.
+#[tokio::test]
+async fn a_changed_amount_is_caught_at_its_seq() {
+    let app = spawn_app().await;
+    let key = funded_ledger(&app, "acme", "100.00").await;
+    app.transfer(
+        &key,
+        "acme",
+        "assets:cash",
+        "expenses:supplies",
+        "EUR",
+        "10.00",
+    )
+    .await;
+    app.transfer(
+        &key,
+        "acme",
+        "assets:cash",
+        "expenses:supplies",
+        "EUR",
+        "20.00",
+    )
+    .await;
+    assert!(app.verify("acme").await.ok());
+
+    let db = app.db.owner().await;
+    db.batch_execute(
+        "ALTER TABLE events DISABLE TRIGGER USER;
+         ALTER TABLE events DROP CONSTRAINT events_hash_is_sha256_of_canonical;
+         UPDATE events SET canonical = replace(canonical, '\"10.00\"', '\"1.00\"') WHERE ledger_id = 'acme' AND seq = 7;",
+    )
+    .await
+    .unwrap();
+    let report = app.verify("acme").await;
+    let failure = report.failure.expect("tampering is caught");
+    assert_eq!(failure.seq, 7);
+    assert_eq!(failure.kind, FailureKind::HashMismatch);
+}
+
+/// Deleting the last event leaves a valid-looking shorter chain; the head the auditor
+/// recorded earlier names the missing seq.
+#[tokio::test]
+async fn a_deleted_last_event_is_caught_against_a_recorded_head() {
+    let app = spawn_app().await;
+    let key = funded_ledger(&app, "acme", "100.00").await;
+    app.transfer(
+        &key,
+        "acme",
+        "assets:cash",
+        "expenses:supplies",
+        "EUR",
+        "10.00",
+    )
+    .await;
+    let head = app.get(&key, "/v1/ledgers/acme/chain/head").await;
+    let recorded = (
+        head.body["seq"].as_u64().unwrap(),
+        head.body["hash"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(recorded.0, 7);
+
+    let db = app.db.owner().await;
+    db.batch_execute("ALTER TABLE events DISABLE TRIGGER USER; DELETE FROM events WHERE ledger_id = 'acme' AND seq = 7;")
+        .await
+        .unwrap();
+    let export = app.export("acme").await;
+    let report = verify_text(
+        &export,
+        VerifyOptions {
+            expect_head: Some(recorded),
+        },
+    );
+    let failure = report.failure.expect("the deletion is caught");
+    assert_eq!(failure.seq, 7);
+    assert_eq!(failure.kind, FailureKind::MissingHead);
+}
+
+/// The database refuses an event that does not link to its predecessor, whoever
+/// inserts it.
+#[tokio::test]
+async fn the_database_refuses_a_broken_link_or_a_wrong_hash() {
+    let app = spawn_app().await;
+    funded_ledger(&app, "acme", "100.00").await;
+    let db = app.db.owner().await;
+    let insert = "INSERT INTO events (ledger_id, seq, id, type, recorded_at, prev_hash, hash, canonical) \
+                  VALUES ('acme', $1, gen_random_uuid(), 'x', now(), $2, encode(sha256('{}'::bytea), 'hex'), '{}')";
+    let gap = db
+        .execute(insert, &[&8i64, &"0".repeat(64)])
+        .await
+        .unwrap_err();
+    assert!(format!("{gap:?}").contains("does not link"), "{gap:?}");
+    let bad_link = db
+        .execute(insert, &[&7i64, &"0".repeat(64)])
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{bad_link:?}").contains("does not link"),
+        "{bad_link:?}"
+    );
+    let wrong_hash = db
+        .execute(
+            "INSERT INTO events (ledger_id, seq, id, type, recorded_at, prev_hash, hash, canonical) \
+             VALUES ('acme', 7, gen_random_uuid(), 'x', now(), $1, $1, '{}')",
+            &[&"0".repeat(64)],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{wrong_hash:?}").contains("events_hash_is_sha256_of_canonical"),
+        "{wrong_hash:?}"
+    );
+}
