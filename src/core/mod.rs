@@ -18,3 +18,30 @@ pub mod role;
 pub mod state;
 
 pub use error::CoreError;
+
+#[cfg(test)]
+mod tests {
+    /// The core stays pure: none of its files may name an I/O crate.
+    #[test]
+    fn core_imports_no_io_crates() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for forbidden in [
+                "tokio",
+                "postgres",
+                "deadpool",
+                "actix",
+                "std::fs",
+                "std::net",
+                "std::process",
+            ] {
+                let offending = text
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("use ") && l.contains(forbidden));
+                assert!(!offending, "{} imports {forbidden}", path.display());
+            }
+        }
+    }
+}

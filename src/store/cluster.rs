@@ -548,3 +548,27 @@ fn remove_stale_runs() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_server_binaries_the_error_says_what_to_install() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = PgBinaries::first_complete([empty.path().to_path_buf()]).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("apt-get install postgresql"), "{message}");
+        assert!(message.contains("DATABASE_URL"), "{message}");
+    }
+
+    #[test]
+    fn a_socket_path_past_the_kernel_limit_is_refused() {
+        let long = PathBuf::from("/").join("d".repeat(100));
+        assert!(matches!(
+            Layout::new(&long),
+            Err(ClusterError::SocketPathTooLong(_))
+        ));
+        assert!(Layout::new(Path::new("/tmp/x")).is_ok());
+    }
+}

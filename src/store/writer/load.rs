@@ -3,9 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use deadpool_postgres::Transaction;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
-use tokio_postgres::Transaction;
 
 use crate::core::account::{AccountCode, AccountFlags, AccountType};
 use crate::core::currency::{Currency, CurrencyCode};
@@ -25,8 +25,12 @@ pub(crate) fn lock_key(ledger: &LedgerId) -> i64 {
 }
 
 pub(super) async fn lock(tx: &Transaction<'_>, ledger: &LedgerId) -> Result<(), StoreError> {
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(ledger)])
-        .await?;
+    tx.execute(
+        &tx.prepare_cached("SELECT pg_advisory_xact_lock($1)")
+            .await?,
+        &[&lock_key(ledger)],
+    )
+    .await?;
     Ok(())
 }
 
@@ -35,7 +39,9 @@ pub(super) async fn head(
     ledger: &LedgerId,
 ) -> Result<Option<(u64, Hash)>, StoreError> {
     const SQL: &str = "SELECT seq, hash FROM events WHERE ledger_id = $1 ORDER BY seq DESC LIMIT 1";
-    let row = tx.query_opt(SQL, &[&ledger.as_str()]).await?;
+    let row = tx
+        .query_opt(&tx.prepare_cached(SQL).await?, &[&ledger.as_str()])
+        .await?;
     row.map(|r| {
         let seq: i64 = r.get(0);
         let hash: &str = r.get(1);
@@ -65,7 +71,13 @@ pub(super) async fn missing_accounts<'a>(
         return Ok(());
     }
     let codes: Vec<&str> = missing.into_iter().collect();
-    for row in tx.query(SQL, &[&state.ledger.as_str(), &codes]).await? {
+    for row in tx
+        .query(
+            &tx.prepare_cached(SQL).await?,
+            &[&state.ledger.as_str(), &codes],
+        )
+        .await?
+    {
         let code = AccountCode::parse(row.get(0)).map_err(corrupt)?;
         let account = match state.accounts.get_mut(&code) {
             Some(a) => a,
@@ -109,7 +121,13 @@ pub(super) async fn reversals<'a>(
     if originals.is_empty() {
         return Ok(());
     }
-    for row in tx.query(SQL, &[&state.ledger.as_str(), &originals]).await? {
+    for row in tx
+        .query(
+            &tx.prepare_cached(SQL).await?,
+            &[&state.ledger.as_str(), &originals],
+        )
+        .await?
+    {
         state.reversed.insert(row.get(0));
     }
     Ok(())
@@ -136,7 +154,9 @@ pub(super) async fn idempotency(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = tx.query(SQL, &[&ledger.as_str(), &keys]).await?;
+    let rows = tx
+        .query(&tx.prepare_cached(SQL).await?, &[&ledger.as_str(), &keys])
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::Transaction;
 use rust_decimal::Decimal;
-use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use crate::core::event::{EventBody, SealedEvent};
@@ -56,8 +56,11 @@ pub(super) async fn write(
         } = body
         {
             let code = base_currency.code().as_str();
-            tx.execute(INSERT_LEDGER, &[&l, name, &code, &event.recorded_at])
-                .await?;
+            tx.execute(
+                &tx.prepare_cached(INSERT_LEDGER).await?,
+                &[&l, name, &code, &event.recorded_at],
+            )
+            .await?;
         }
     }
     let events = EventColumns::from(plan);
@@ -78,14 +81,15 @@ pub(super) async fn write(
             &events.canonical,
             &events.reverses,
         ];
-        tx.execute(INSERT_EVENTS, &params).await
+        tx.execute(&tx.prepare_cached(INSERT_EVENTS).await?, &params)
+            .await
     };
     let insert_accounts = async {
         if accounts.code.is_empty() {
             return Ok(0);
         }
         tx.execute(
-            INSERT_ACCOUNTS,
+            &tx.prepare_cached(INSERT_ACCOUNTS).await?,
             &[
                 &l,
                 &accounts.code,
@@ -102,7 +106,7 @@ pub(super) async fn write(
             return Ok(0);
         }
         tx.execute(
-            CLOSE_ACCOUNTS,
+            &tx.prepare_cached(CLOSE_ACCOUNTS).await?,
             &[&l, &accounts.closed, &accounts.closed_seq],
         )
         .await
@@ -112,7 +116,7 @@ pub(super) async fn write(
             return Ok(0);
         }
         tx.execute(
-            UPSERT_BALANCES,
+            &tx.prepare_cached(UPSERT_BALANCES).await?,
             &[
                 &l,
                 &balances.account,
@@ -129,7 +133,7 @@ pub(super) async fn write(
             return Ok(0);
         }
         tx.execute(
-            INSERT_IDEMPOTENCY,
+            &tx.prepare_cached(INSERT_IDEMPOTENCY).await?,
             &[&l, &keys.key, &keys.hash, &keys.status, &keys.response],
         )
         .await

@@ -82,8 +82,9 @@ impl LedgerTask {
     ) -> Result<Vec<WriteOutcome>, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        load::lock(&tx, &self.ledger).await?;
-        let head = load::head(&tx, &self.ledger).await?;
+        // Pipelined: the head is read after the lock is granted, in one round trip.
+        let (_, head) =
+            futures_util::try_join!(load::lock(&tx, &self.ledger), load::head(&tx, &self.ledger))?;
         let state = self.state_at(head);
         load::missing_accounts(&tx, state, submissions.iter().flat_map(|s| &s.commands)).await?;
         load::reversals(&tx, state, submissions.iter().flat_map(|s| &s.commands)).await?;
