@@ -17,6 +17,9 @@ use crate::store::cluster::{ClusterError, EmbeddedCluster};
 use crate::store::writer::Writers;
 use crate::store::{keys, migrate, pool, StoreError};
 
+/// Connections for the ledger writers (each writer uses one at a time).
+const WRITER_POOL_SIZE: usize = 8;
+
 /// The name of the database the embedded cluster holds.
 const EMBEDDED_DATABASE: &str = "chainbook";
 
@@ -95,7 +98,11 @@ impl Application {
         pool_size: usize,
     ) -> Result<Self, StartupError> {
         let pool = pool::connect(database_url, pool_size)?;
-        let writers = Writers::new(pool.clone(), tokio::runtime::Handle::current());
+        // The writers get connections of their own: a pooled connection is driven by a
+        // task on the runtime that opened it, and one opened by an HTTP worker would make
+        // every writer round trip wait for that busy worker thread.
+        let writer_pool = pool::connect(database_url, WRITER_POOL_SIZE)?;
+        let writers = Writers::new(writer_pool, tokio::runtime::Handle::current());
         let state = AppState {
             pool,
             writers,

@@ -56,7 +56,10 @@ impl LedgerTask {
 
     async fn process(&mut self, batch: Vec<Job>) {
         let submissions: Vec<&Submission> = batch.iter().map(|j| &j.submission).collect();
-        match self.write(&submissions).await {
+        let started = std::time::Instant::now();
+        let written = self.write(&submissions).await;
+        tracing::debug!(ledger = %self.ledger, requests = batch.len(), micros = started.elapsed().as_micros() as u64, "batch");
+        match written {
             Ok(outcomes) => {
                 if let Some(state) = &self.state {
                     self.head.send_replace(state.head_seq);
