@@ -1,0 +1,156 @@
+//! The few calls the benchmark makes, and the bodies of the entries it posts.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::service::BoxError;
+
+/// The ledger every scenario writes to.
+pub const LEDGER: &str = "bench";
+/// Debits spread over this many asset accounts, credits over `INCOME_ACCOUNTS`, so
+/// the balances the service keeps are not all one row.
+pub const ASSET_ACCOUNTS: usize = 16;
+pub const INCOME_ACCOUNTS: usize = 4;
+/// A request slower than this counts as an error rather than hanging the run.
+const REQUEST_TIMEOUT_SECONDS: u64 = 60;
+
+#[derive(Clone)]
+pub struct Api {
+    client: reqwest::Client,
+    base_url: String,
+    auth: String,
+}
+
+impl Api {
+    pub fn new(base_url: &str, token: &str, connections: usize) -> Result<Self, BoxError> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(REQUEST_TIMEOUT_SECONDS))
+            .pool_max_idle_per_host(connections)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Self {
+            client,
+            base_url: base_url.to_owned(),
+            auth: format!("Bearer {token}"),
+        })
+    }
+
+    /// POSTs an already serialised JSON body to `url` and returns the status code.
+    /// Taking bytes keeps serialisation out of the timed part of a request.
+    pub async fn post(&self, url: &str, body: Vec<u8>) -> Result<u16, reqwest::Error> {
+        let response = self
+            .client
+            .post(url)
+            .header("Authorization", &self.auth)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        // Read the body so the connection goes back to the pool ready for reuse.
+        response.bytes().await?;
+        Ok(status)
+    }
+
+    /// The full address of `path` under `/v1/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/v1/{path}", self.base_url)
+    }
+
+    /// POSTs and insists on 201, returning the response text in the error otherwise.
+    async fn create(&self, path: &str, body: Value) -> Result<(), BoxError> {
+        let response = self
+            .client
+            .post(format!("{}/v1/{path}", self.base_url))
+            .header("Authorization", &self.auth)
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        if status != reqwest::StatusCode::CREATED {
+            let text = response.text().await.unwrap_or_default();
+            return Err(format!("POST /v1/{path} answered {status}: {text}").into());
+        }
+        Ok(())
+    }
+
+    /// Creates the ledger and its accounts, and posts one sample entry.
+    pub async fn setup(&self) -> Result<usize, BoxError> {
+        self.create(
+            "ledgers",
+            json!({"id": LEDGER, "name": "Bench", "base_currency": "USD"}),
+        )
+        .await?;
+        let mut accounts = 0;
+        let assets = (0..ASSET_ACCOUNTS).map(|i| (asset_code(i), "asset"));
+        let incomes = (0..INCOME_ACCOUNTS).map(|i| (income_code(i), "income"));
+        for (code, kind) in assets.chain(incomes) {
+            self.create(
+                &format!("ledgers/{LEDGER}/accounts"),
+                json!({"code": code, "type": kind}),
+            )
+            .await?;
+            accounts += 1;
+        }
+        // One entry before any measurement, so the first ceiling can copy the size of
+        // the canonical JSON the service really stores.
+        self.create(&format!("ledgers/{LEDGER}/transactions"), entry(0, 123_456))
+            .await?;
+        Ok(accounts)
+    }
+
+    /// The seq of the ledger's last event.
+    pub async fn head_seq(&self) -> Result<i64, BoxError> {
+        let response = self
+            .client
+            .get(format!("{}/v1/ledgers/{LEDGER}/chain/head", self.base_url))
+            .header("Authorization", &self.auth)
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        body.get("seq")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| format!("chain head answered {status}: {body}").into())
+    }
+}
+
+/// `assets:cash` plus numbered tills, so that debits spread over several balances.
+fn asset_code(i: usize) -> String {
+    if i == 0 {
+        "assets:cash".to_owned()
+    } else {
+        format!("assets:till:{i:02}")
+    }
+}
+
+/// `income:sales` plus numbered sub-accounts, for the same reason.
+fn income_code(i: usize) -> String {
+    if i == 0 {
+        "income:sales".to_owned()
+    } else {
+        format!("income:sales:{i:02}")
+    }
+}
+
+/// One two-posting entry. `n` picks the accounts and the amount, so consecutive
+/// entries from one client touch different balances.
+pub fn entry(client: usize, n: u64) -> Value {
+    let debit = asset_code((client + n as usize) % ASSET_ACCOUNTS);
+    let credit = income_code((client + n as usize / 7) % INCOME_ACCOUNTS);
+    let amount = format!("{}.{:02}", 1 + n % 500, n % 100);
+    json!({
+        "postings": [
+            {"account": debit, "currency": "USD", "debit": amount},
+            {"account": credit, "currency": "USD", "credit": amount},
+        ],
+        "description": format!("bench sale {client}-{n}"),
+    })
+}
+
+/// An atomic batch of `size` entries.
+pub fn batch(client: usize, first: u64, size: usize) -> Value {
+    let entries: Vec<Value> = (0..size as u64).map(|i| entry(client, first + i)).collect();
+    json!({"atomic": true, "entries": entries})
+}

@@ -1,0 +1,186 @@
+//! The figures of one run, as a table for people or as JSON for scripts.
+
+use serde_json::{json, Value};
+
+use crate::ceiling::{CeilingResult, ROWS_PER_STATEMENT};
+use crate::cpu::CpuUse;
+use crate::load::LoadResult;
+
+/// Whether the ledger's log holds exactly what the service acknowledged.
+pub struct ChainCheck {
+    pub head_seq: i64,
+    /// Events written by setup: the ledger and its accounts (read from the head).
+    pub setup_events: i64,
+    pub entries_acknowledged: u64,
+    /// Requests that got no answer: their entries may or may not have been written.
+    pub unanswered_requests: u64,
+}
+
+impl ChainCheck {
+    pub fn expected(&self) -> i64 {
+        self.setup_events + self.entries_acknowledged as i64
+    }
+
+    pub fn ok(&self) -> bool {
+        self.head_seq == self.expected()
+    }
+}
+
+pub struct Report {
+    pub warmup_seconds: u64,
+    pub seconds: u64,
+    /// The ceiling measured before the service's scenarios and after them.
+    pub ceilings: [CeilingResult; 2],
+    /// Cores busy per process in each phase: ceiling before, single, batch, ceiling after.
+    pub cpu: [CpuUse; 4],
+    pub single: LoadResult,
+    pub batch: LoadResult,
+    pub chain: ChainCheck,
+}
+
+/// One line of the table.
+struct Row<'a> {
+    name: &'a str,
+    clients: usize,
+    per_request: usize,
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+    cpu: CpuUse,
+}
+
+impl Report {
+    /// The denominator of every ratio: the mean of the two ceiling measurements.
+    pub fn ceiling_rows_per_second(&self) -> f64 {
+        let [before, after] = &self.ceilings;
+        ((before.rows_per_second + after.rows_per_second) / 2.0).max(1e-9)
+    }
+
+    fn ratio(&self, per_second: f64) -> f64 {
+        per_second / self.ceiling_rows_per_second()
+    }
+
+    pub fn to_json(&self) -> Value {
+        let [before, after] = &self.ceilings;
+        json!({
+            "warmup_seconds": self.warmup_seconds,
+            "seconds": self.seconds,
+            "insert_ceiling": {
+                "rows_per_second": self.ceiling_rows_per_second(),
+                "before": before.to_json(),
+                "after": after.to_json(),
+            },
+            "single": self.single.to_json(),
+            "batch": self.batch.to_json(),
+            "ratios": {
+                "single_over_ceiling": self.ratio(self.single.entries_per_second),
+                "batch_over_ceiling": self.ratio(self.batch.entries_per_second),
+                "ceiling_after_over_before": after.rows_per_second / before.rows_per_second.max(1e-9),
+            },
+            "cpu_cores_busy": {
+                "ceiling_before": self.cpu[0].to_json(),
+                "single": self.cpu[1].to_json(),
+                "batch": self.cpu[2].to_json(),
+                "ceiling_after": self.cpu[3].to_json(),
+            },
+            "chain": {
+                "head_seq": self.chain.head_seq,
+                "setup_events": self.chain.setup_events,
+                "entries_acknowledged": self.chain.entries_acknowledged,
+                "expected_seq": self.chain.expected(),
+                "unanswered_requests": self.chain.unanswered_requests,
+                "ok": self.chain.ok(),
+            },
+        })
+    }
+
+    pub fn print_table(&self) {
+        println!(
+            "chainbook http-load: {} s measured after {} s warmup per phase, one embedded PostgreSQL",
+            self.seconds, self.warmup_seconds
+        );
+        println!(
+            "{:<16} {:>7} {:>8} {:>12} {:>9} {:>9} {:>7} {:>10}  cores busy: service/postgres/load/other",
+            "phase", "clients", "per req", "entries/s", "p50 ms", "p99 ms", "errors", "÷ ceiling"
+        );
+        let [before, after] = &self.ceilings;
+        self.print_row(ceiling_row("ceiling before", before, self.cpu[0]));
+        self.print_row(load_row("single", &self.single, self.cpu[1]));
+        self.print_row(load_row("batch", &self.batch, self.cpu[2]));
+        self.print_row(ceiling_row("ceiling after", after, self.cpu[3]));
+        for (name, load) in [("single", &self.single), ("batch", &self.batch)] {
+            for (kind, count) in &load.errors {
+                println!("  {name} errors: {count} × {kind}");
+            }
+        }
+        println!(
+            "ceiling = mean of before and after = {:.1} rows/s ({} bytes of canonical JSON per row)",
+            self.ceiling_rows_per_second(),
+            before.canonical_bytes
+        );
+        self.print_chain();
+    }
+
+    fn print_row(&self, row: Row) {
+        println!(
+            "{:<16} {:>7} {:>8} {:>12.1} {:>9.2} {:>9.2} {:>7} {:>10.3}  {:.2}/{:.2}/{:.2}/{:.2}",
+            row.name,
+            row.clients,
+            row.per_request,
+            row.per_second,
+            row.p50_ms,
+            row.p99_ms,
+            row.errors,
+            self.ratio(row.per_second),
+            row.cpu.service,
+            row.cpu.postgres,
+            row.cpu.load,
+            row.cpu.other
+        );
+    }
+
+    fn print_chain(&self) {
+        let chain = &self.chain;
+        let verdict = if chain.ok() { "ok" } else { "MISMATCH" };
+        println!(
+            "chain head seq {} vs {} setup events + {} acknowledged entries = {}: {verdict}",
+            chain.head_seq,
+            chain.setup_events,
+            chain.entries_acknowledged,
+            chain.expected()
+        );
+        if !chain.ok() && chain.unanswered_requests > 0 {
+            println!(
+                "  {} requests got no answer; their entries may have been written anyway",
+                chain.unanswered_requests
+            );
+        }
+    }
+}
+
+fn ceiling_row<'a>(name: &'a str, ceiling: &CeilingResult, cpu: CpuUse) -> Row<'a> {
+    Row {
+        name,
+        clients: ceiling.connections,
+        per_request: ROWS_PER_STATEMENT,
+        per_second: ceiling.rows_per_second,
+        p50_ms: ceiling.statement_p50_ms,
+        p99_ms: ceiling.statement_p99_ms,
+        errors: 0,
+        cpu,
+    }
+}
+
+fn load_row<'a>(name: &'a str, load: &LoadResult, cpu: CpuUse) -> Row<'a> {
+    Row {
+        name,
+        clients: load.scenario.clients,
+        per_request: load.scenario.entries_per_request,
+        per_second: load.entries_per_second,
+        p50_ms: load.p50_ms,
+        p99_ms: load.p99_ms,
+        errors: load.error_count(),
+        cpu,
+    }
+}
