@@ -14,9 +14,9 @@ use crate::store::accounts::{self, AccountRow, BalanceRow};
 use crate::store::events::Head;
 
 use super::dto::OpenAccount;
-use super::entries::{submit, write_request};
+use super::entries::{authorized, submit_one, write_request};
 use super::ledgers::not_found;
-use super::{body, render, ApiError, AppState};
+use super::{body, ApiError, AppState};
 
 /// Accounts per page of the list.
 const ACCOUNTS_PAGE_MAX: i64 = 1_000;
@@ -30,15 +30,7 @@ pub async fn open(
 ) -> Result<HttpResponse, ApiError> {
     let (ledger, body, idempotency) = write_request(&state, &request, &path, payload).await?;
     let command = body::parse::<OpenAccount>(&body)?.into_command()?;
-    submit(
-        &state,
-        &ledger,
-        vec![command],
-        true,
-        idempotency,
-        render::single(),
-    )
-    .await
+    submit_one(&state, &ledger, command, idempotency).await
 }
 
 #[utoipa::path(post, path = "/v1/ledgers/{ledger}/accounts/{code}/close", tag = "accounts", params(("ledger" = String, Path), ("code" = String, Path), ("Idempotency-Key" = Option<String>, Header)), responses((status = 201, description = "The account.closed event"), (status = 409, description = "Account not empty", content_type = "application/problem+json")), security(("bearer" = [])))]
@@ -51,15 +43,7 @@ pub async fn close(
     let (ledger, code) = path.into_inner();
     let (ledger, _, idempotency) = write_request(&state, &request, &ledger, payload).await?;
     let code = crate::core::account::AccountCode::parse(&code)?;
-    submit(
-        &state,
-        &ledger,
-        vec![Command::CloseAccount { code }],
-        true,
-        idempotency,
-        render::single(),
-    )
-    .await
+    submit_one(&state, &ledger, Command::CloseAccount { code }, idempotency).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,10 +128,7 @@ pub(super) async fn read_request(
     request: &HttpRequest,
     ledger: &str,
 ) -> Result<LedgerId, ApiError> {
-    let ledger = LedgerId::parse(ledger)?;
-    let principal = state.keys.authenticate(&state.pool, request).await?;
-    principal.authorize(&ledger, Action::Read)?;
-    Ok(ledger)
+    authorized(state, request, ledger, Action::Read).await
 }
 
 fn account_json(a: &AccountRow) -> Value {

@@ -7,12 +7,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::core::ledger::LedgerId;
 use crate::core::limits;
 use crate::core::role::Action;
 use crate::store::events;
 
 use super::accounts::read_request;
+use super::entries::authorized;
 use super::ledgers::not_found;
 use super::{ApiError, AppState};
 
@@ -89,9 +89,7 @@ pub async fn export(
     request: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let ledger = LedgerId::parse(&path)?;
-    let principal = state.keys.authenticate(&state.pool, &request).await?;
-    principal.authorize(&ledger, Action::Export)?;
+    let ledger = authorized(&state, &request, &path, Action::Export).await?;
     let head = events::head(&state.pool, &ledger)
         .await?
         .ok_or_else(|| not_found(&ledger))?;

@@ -15,6 +15,19 @@ use crate::store::{events, idempotency};
 use super::dto::{parse_date, PostBatch, PostTransaction, Reverse};
 use super::{body, render, ApiError, AppState};
 
+/// Parses the path's ledger, authenticates the caller and authorises `action` on it.
+pub(super) async fn authorized(
+    state: &AppState,
+    request: &HttpRequest,
+    ledger: &str,
+    action: Action,
+) -> Result<LedgerId, ApiError> {
+    let ledger = LedgerId::parse(ledger)?;
+    let principal = state.keys.authenticate(&state.pool, request).await?;
+    principal.authorize(&ledger, action)?;
+    Ok(ledger)
+}
+
 /// Authenticates, authorises a write on the path's ledger and reads the body.
 pub(super) async fn write_request(
     state: &AppState,
@@ -22,9 +35,7 @@ pub(super) async fn write_request(
     ledger: &str,
     payload: web::Payload,
 ) -> Result<(LedgerId, web::Bytes, Option<IdempotencyRequest>), ApiError> {
-    let ledger = LedgerId::parse(ledger)?;
-    let principal = state.keys.authenticate(&state.pool, request).await?;
-    principal.authorize(&ledger, Action::Write)?;
+    let ledger = authorized(state, request, ledger, Action::Write).await?;
     let body = body::read(payload).await?;
     let idempotency = body::idempotency(request, &body)?;
     Ok((ledger, body, idempotency))
@@ -62,6 +73,24 @@ pub(super) async fn submit(
     render::outcome(state.writers.submit(ledger, submission).await?)
 }
 
+/// Submits one command, answered with its event.
+pub(super) async fn submit_one(
+    state: &AppState,
+    ledger: &LedgerId,
+    command: Command,
+    idempotency: Option<IdempotencyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    submit(
+        state,
+        ledger,
+        vec![command],
+        true,
+        idempotency,
+        render::single(),
+    )
+    .await
+}
+
 #[utoipa::path(post, path = "/v1/ledgers/{ledger}/transactions", tag = "transactions", params(("ledger" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = PostTransaction, responses((status = 201, description = "The transaction.posted event"), (status = 409, description = "Overdraft or key reused", content_type = "application/problem+json"), (status = 422, description = "Refused entry", content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn post(
     state: web::Data<AppState>,
@@ -71,15 +100,7 @@ pub async fn post(
 ) -> Result<HttpResponse, ApiError> {
     let (ledger, body, idempotency) = write_request(&state, &request, &path, payload).await?;
     let command = body::parse::<PostTransaction>(&body)?.into_command()?;
-    submit(
-        &state,
-        &ledger,
-        vec![command],
-        true,
-        idempotency,
-        render::single(),
-    )
-    .await
+    submit_one(&state, &ledger, command, idempotency).await
 }
 
 #[utoipa::path(post, path = "/v1/ledgers/{ledger}/transactions/batch", tag = "transactions", params(("ledger" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = PostBatch, responses((status = 201, description = "Atomic batch: every event"), (status = 200, description = "Per-item results"), (status = 422, description = "Atomic batch refused", content_type = "application/problem+json")), security(("bearer" = [])))]
@@ -167,13 +188,5 @@ pub async fn reverse(
         original: id,
         entry,
     };
-    submit(
-        &state,
-        &ledger,
-        vec![command],
-        true,
-        idempotency,
-        render::single(),
-    )
-    .await
+    submit_one(&state, &ledger, command, idempotency).await
 }

@@ -8,7 +8,7 @@ use crate::core::role::{Action, Role};
 use crate::store::{events, keys, ledgers};
 
 use super::dto::{CreateKey, CreateLedger};
-use super::entries::submit;
+use super::entries::{authorized, submit};
 use super::{body, render, ApiError, AppState};
 
 /// `POST /v1/ledgers`: appends `ledger.created`, seq 1 of the new ledger's chain.
@@ -31,9 +31,7 @@ pub async fn get(
     request: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let ledger = LedgerId::parse(&path)?;
-    let principal = state.keys.authenticate(&state.pool, &request).await?;
-    principal.authorize(&ledger, Action::Read)?;
+    let ledger = authorized(&state, &request, &path, Action::Read).await?;
     let row = ledgers::get(&state.pool, &ledger)
         .await?
         .ok_or_else(|| not_found(&ledger))?;
@@ -55,9 +53,7 @@ pub async fn create_key(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let ledger = LedgerId::parse(&path)?;
-    let principal = state.keys.authenticate(&state.pool, &request).await?;
-    principal.authorize(&ledger, Action::ManageKeys)?;
+    let ledger = authorized(&state, &request, &path, Action::ManageKeys).await?;
     let body = body::read(payload).await?;
     let role = Role::parse(&body::parse::<CreateKey>(&body)?.role)?;
     ledgers::get(&state.pool, &ledger)

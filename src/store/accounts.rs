@@ -6,7 +6,7 @@ use tokio_postgres::IsolationLevel;
 
 use crate::core::ledger::LedgerId;
 
-use super::events::Head;
+use super::events::{head_of, Head};
 use super::{Pool, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +45,6 @@ const ALL_BALANCES: &str =
     "SELECT b.account, a.type, b.currency, b.debits, b.credits FROM balances b \
      JOIN accounts a ON a.ledger_id = b.ledger_id AND a.code = b.account \
      WHERE b.ledger_id = $1 ORDER BY b.account, b.currency";
-const HEAD: &str = "SELECT seq, hash FROM events WHERE ledger_id = $1 ORDER BY seq DESC LIMIT 1";
 
 /// Accounts with their balances: one (`code`), or a page of them after `after`.
 pub async fn list(
@@ -56,14 +55,9 @@ pub async fn list(
     limit: i64,
 ) -> Result<AtHead<Vec<AccountRow>>, StoreError> {
     let mut client = pool.get().await?;
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let tx = snapshot(&mut client).await?;
     let l = ledger.as_str();
-    let head = read_head(&tx, l).await?;
+    let head = head_of(&*tx, ledger).await?;
     let mut accounts: Vec<AccountRow> = tx
         .query(ACCOUNTS, &[&l, &code, &after, &limit])
         .await?
@@ -99,14 +93,9 @@ pub async fn balances(
     ledger: &LedgerId,
 ) -> Result<AtHead<Vec<BalanceRow>>, StoreError> {
     let mut client = pool.get().await?;
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let tx = snapshot(&mut client).await?;
     let l = ledger.as_str();
-    let head = read_head(&tx, l).await?;
+    let head = head_of(&*tx, ledger).await?;
     let rows = tx
         .query(ALL_BALANCES, &[&l])
         .await?
@@ -117,15 +106,15 @@ pub async fn balances(
     Ok(AtHead { head, rows })
 }
 
-async fn read_head(
-    tx: &tokio_postgres::Transaction<'_>,
-    ledger: &str,
-) -> Result<Option<Head>, StoreError> {
-    let row = tx.query_opt(HEAD, &[&ledger]).await?;
-    Ok(row.map(|r| Head {
-        seq: r.get::<_, i64>(0) as u64,
-        hash: r.get(1),
-    }))
+/// A read-only transaction at one snapshot, so rows and head agree.
+async fn snapshot(
+    client: &mut deadpool_postgres::Client,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    let builder = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true);
+    Ok(builder.start().await?)
 }
 
 fn balance_row(r: &tokio_postgres::Row) -> BalanceRow {

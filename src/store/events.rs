@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use futures_util::Stream;
+use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::core::event::export_line;
@@ -19,8 +20,15 @@ pub struct Head {
 }
 
 pub async fn head(pool: &Pool, ledger: &LedgerId) -> Result<Option<Head>, StoreError> {
+    head_of(&**pool.get().await?, ledger).await
+}
+
+/// The head as `client` sees it (inside a snapshot: the snapshot's head).
+pub async fn head_of(
+    client: &impl GenericClient,
+    ledger: &LedgerId,
+) -> Result<Option<Head>, StoreError> {
     const SQL: &str = "SELECT seq, hash FROM events WHERE ledger_id = $1 ORDER BY seq DESC LIMIT 1";
-    let client = pool.get().await?;
     let row = client.query_opt(SQL, &[&ledger.as_str()]).await?;
     Ok(row.map(|r| Head {
         seq: r.get::<_, i64>(0) as u64,
