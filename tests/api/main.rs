@@ -11,6 +11,7 @@ mod entries;
 mod events;
 mod idempotency;
 mod ledgers;
+mod operations;
 mod overdraft;
 mod processes;
 mod tamper;
