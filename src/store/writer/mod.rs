@@ -120,6 +120,12 @@ impl Writers {
 
     fn writer(&self, ledger: &LedgerId) -> LedgerWriterRef {
         let mut map = self.ledgers.lock().expect("writer map lock");
+        // A writer whose task ended (it can only end by a bug) is replaced: its state
+        // is reloaded from the database, so nothing depends on the old task.
+        if map.get(ledger).is_some_and(|w| w.queue.is_closed()) {
+            tracing::error!(%ledger, "the ledger's writer stopped; starting a new one");
+            map.remove(ledger);
+        }
         let w = map.entry(ledger.clone()).or_insert_with(|| {
             let (queue, jobs) = mpsc::channel(limits::WRITER_QUEUE_DEPTH_MAX);
             let (head_tx, head) = watch::channel(0);
