@@ -6,8 +6,18 @@ use serde_json::{json, Value};
 
 use crate::service::BoxError;
 
-/// The ledger every scenario writes to.
+/// The ledger the single and batch scenarios write to (the spread scenario adds
+/// `bench-1`, `bench-2`, …).
 pub const LEDGER: &str = "bench";
+
+/// The name of the `i`-th ledger of the run.
+pub fn ledger(i: usize) -> String {
+    if i == 0 {
+        LEDGER.to_owned()
+    } else {
+        format!("{LEDGER}-{i}")
+    }
+}
 /// Debits spread over this many asset accounts, credits over `INCOME_ACCOUNTS`, so
 /// the balances the service keeps are not all one row.
 pub const ASSET_ACCOUNTS: usize = 16;
@@ -75,11 +85,19 @@ impl Api {
         Ok(())
     }
 
-    /// Creates the ledger and its accounts, and posts one sample entry.
-    pub async fn setup(&self) -> Result<usize, BoxError> {
+    /// Creates `ledgers` ledgers with their accounts and one sample entry each.
+    pub async fn setup(&self, ledgers: usize) -> Result<usize, BoxError> {
+        let mut accounts = 0;
+        for i in 0..ledgers {
+            accounts += self.setup_ledger(&ledger(i)).await?;
+        }
+        Ok(accounts)
+    }
+
+    async fn setup_ledger(&self, ledger: &str) -> Result<usize, BoxError> {
         self.create(
             "ledgers",
-            json!({"id": LEDGER, "name": "Bench", "base_currency": "USD"}),
+            json!({"id": ledger, "name": "Bench", "base_currency": "USD"}),
         )
         .await?;
         let mut accounts = 0;
@@ -87,7 +105,7 @@ impl Api {
         let incomes = (0..INCOME_ACCOUNTS).map(|i| (income_code(i), "income"));
         for (code, kind) in assets.chain(incomes) {
             self.create(
-                &format!("ledgers/{LEDGER}/accounts"),
+                &format!("ledgers/{ledger}/accounts"),
                 json!({"code": code, "type": kind}),
             )
             .await?;
@@ -95,16 +113,25 @@ impl Api {
         }
         // One entry before any measurement, so the first ceiling can copy the size of
         // the canonical JSON the service really stores.
-        self.create(&format!("ledgers/{LEDGER}/transactions"), entry(0, 123_456))
+        self.create(&format!("ledgers/{ledger}/transactions"), entry(0, 123_456))
             .await?;
         Ok(accounts)
     }
 
-    /// The seq of the ledger's last event.
-    pub async fn head_seq(&self) -> Result<i64, BoxError> {
+    /// The seqs of the last events of the first `ledgers` ledgers, added up.
+    pub async fn head_seqs(&self, ledgers: usize) -> Result<i64, BoxError> {
+        let mut total = 0;
+        for i in 0..ledgers {
+            total += self.head_seq(&ledger(i)).await?;
+        }
+        Ok(total)
+    }
+
+    /// The seq of a ledger's last event.
+    async fn head_seq(&self, ledger: &str) -> Result<i64, BoxError> {
         let response = self
             .client
-            .get(format!("{}/v1/ledgers/{LEDGER}/chain/head", self.base_url))
+            .get(format!("{}/v1/ledgers/{ledger}/chain/head", self.base_url))
             .header("Authorization", &self.auth)
             .send()
             .await?;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
-use crate::api::{self, Api, LEDGER};
+use crate::api::{self, Api};
 use crate::service::BoxError;
 
 /// Latencies are recorded in microseconds, from 1 µs up to this (beyond any timeout).
@@ -21,6 +21,8 @@ pub struct Scenario {
     pub clients: usize,
     /// Entries per request; 1 means the single-entry endpoint, more means a batch.
     pub entries_per_request: usize,
+    /// Clients write to ledgers `bench`, `bench-1`, … in turn.
+    pub ledgers: usize,
     pub warmup: Duration,
     pub measure: Duration,
 }
@@ -79,6 +81,7 @@ pub async fn run(api: &Api, scenario: Scenario) -> Result<LoadResult, BoxError> 
         let api = api.clone();
         handles.push(tokio::spawn(client_loop(
             api,
+            api::ledger(client % scenario.ledgers.max(1)),
             client,
             scenario.entries_per_request,
             warmup_end,
@@ -138,6 +141,7 @@ impl Tally {
 /// One client: bounded by `end`, and each request by the client's timeout.
 async fn client_loop(
     api: Api,
+    ledger: String,
     client: usize,
     per_request: usize,
     warmup_end: Instant,
@@ -145,9 +149,9 @@ async fn client_loop(
 ) -> Tally {
     let mut tally = Tally::new().expect("constant histogram bounds are valid");
     let url = if per_request == 1 {
-        api.url(&format!("ledgers/{LEDGER}/transactions"))
+        api.url(&format!("ledgers/{ledger}/transactions"))
     } else {
-        api.url(&format!("ledgers/{LEDGER}/transactions/batch"))
+        api.url(&format!("ledgers/{ledger}/transactions/batch"))
     };
     let mut n: u64 = 0;
     while Instant::now() < end {

@@ -54,6 +54,12 @@ struct Args {
     /// Connections inserting concurrently for the ceiling.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
     ceiling_connections: u64,
+    /// Ledgers the "spread" scenario's batch clients write to, one writer each.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    spread_ledgers: u64,
+    /// Clients of the "spread" scenario, taking the ledgers in turn.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
+    spread_clients: u64,
     /// Passed to the service as `--pool-size`; its own default if absent.
     #[arg(long)]
     pool_size: Option<usize>,
@@ -132,17 +138,21 @@ fn resolve_bin(bin: &std::path::Path) -> PathBuf {
 }
 
 async fn run(service: &Service, args: &Args) -> Result<Report, BoxError> {
-    let connections = (args.clients + args.batch_clients) as usize;
+    let connections = (args.clients + args.batch_clients.max(args.spread_clients)) as usize;
     let api = Api::new(&service.base_url, &service.admin_key, connections)?;
-    let accounts = api.setup().await?;
-    let setup_events = api.head_seq().await?;
-    eprintln!("setup: ledger, {accounts} accounts and one entry; chain head at seq {setup_events}");
+    let ledgers = args.spread_ledgers as usize;
+    let accounts = api.setup(ledgers).await?;
+    let setup_events = api.head_seqs(ledgers).await?;
+    eprintln!(
+        "setup: {ledgers} ledgers, {accounts} accounts and one entry each; {setup_events} events"
+    );
     let warmup = Duration::from_secs(args.warmup_seconds);
     let measure = Duration::from_secs(args.seconds);
-    let scenario = |name, clients: u64, entries_per_request: u64| Scenario {
+    let scenario = |name, clients: u64, entries_per_request: u64, ledgers: usize| Scenario {
         name,
         clients: clients as usize,
         entries_per_request: entries_per_request as usize,
+        ledgers,
         warmup,
         measure,
     };
@@ -156,27 +166,33 @@ async fn run(service: &Service, args: &Args) -> Result<Report, BoxError> {
     ceiling::checkpoint(&pg).await?;
     let (single, cpu_single) = with_cpu(
         pids,
-        run_scenario(&api, scenario("single", args.clients, 1)),
+        run_scenario(&api, scenario("single", args.clients, 1, 1)),
     )
     .await?;
     ceiling::checkpoint(&pg).await?;
-    let batch_scenario = scenario("batch", args.batch_clients, args.batch_size);
+    let batch_scenario = scenario("batch", args.batch_clients, args.batch_size, 1);
     let (batch, cpu_batch) = with_cpu(pids, run_scenario(&api, batch_scenario)).await?;
+    ceiling::checkpoint(&pg).await?;
+    let spread_scenario = scenario("spread", args.spread_clients, args.batch_size, ledgers);
+    let (spread, cpu_spread) = with_cpu(pids, run_scenario(&api, spread_scenario)).await?;
     ceiling::checkpoint(&pg).await?;
     let (after, cpu_after) = with_cpu(pids, run_ceiling(&pg, args, "after")).await?;
     let chain = ChainCheck {
-        head_seq: api.head_seq().await?,
+        head_seq: api.head_seqs(ledgers).await?,
         setup_events,
-        entries_acknowledged: single.entries_acknowledged + batch.entries_acknowledged,
-        unanswered_requests: unanswered(&single) + unanswered(&batch),
+        entries_acknowledged: single.entries_acknowledged
+            + batch.entries_acknowledged
+            + spread.entries_acknowledged,
+        unanswered_requests: unanswered(&single) + unanswered(&batch) + unanswered(&spread),
     };
     Ok(Report {
         warmup_seconds: args.warmup_seconds,
         seconds: args.seconds,
         ceilings: [before, after],
-        cpu: [cpu_before, cpu_single, cpu_batch, cpu_after],
+        cpu: [cpu_before, cpu_single, cpu_batch, cpu_spread, cpu_after],
         single,
         batch,
+        spread,
         chain,
     })
 }
@@ -203,10 +219,11 @@ async fn with_cpu<T>(
 
 async fn run_scenario(api: &Api, scenario: Scenario) -> Result<LoadResult, BoxError> {
     eprintln!(
-        "{}: {} clients × {} entries per request for {} s (+{} s warmup)",
+        "{}: {} clients × {} entries per request over {} ledger(s) for {} s (+{} s warmup)",
         scenario.name,
         scenario.clients,
         scenario.entries_per_request,
+        scenario.ledgers,
         scenario.measure.as_secs(),
         scenario.warmup.as_secs()
     );

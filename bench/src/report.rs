@@ -31,10 +31,13 @@ pub struct Report {
     pub seconds: u64,
     /// The ceiling measured before the service's scenarios and after them.
     pub ceilings: [CeilingResult; 2],
-    /// Cores busy per process in each phase: ceiling before, single, batch, ceiling after.
-    pub cpu: [CpuUse; 4],
+    /// Cores busy per process in each phase: ceiling before, single, batch, spread,
+    /// ceiling after.
+    pub cpu: [CpuUse; 5],
     pub single: LoadResult,
     pub batch: LoadResult,
+    /// Batches spread over several ledgers, so several writers work at once.
+    pub spread: LoadResult,
     pub chain: ChainCheck,
 }
 
@@ -73,7 +76,10 @@ impl Report {
             },
             "single": self.single.to_json(),
             "batch": self.batch.to_json(),
+            "spread": self.spread.to_json(),
+            "spread_ledgers": self.spread.scenario.ledgers,
             "ratios": {
+                "spread_over_ceiling": self.ratio(self.spread.entries_per_second),
                 "single_over_ceiling": self.ratio(self.single.entries_per_second),
                 "batch_over_ceiling": self.ratio(self.batch.entries_per_second),
                 "ceiling_after_over_before": after.rows_per_second / before.rows_per_second.max(1e-9),
@@ -82,7 +88,8 @@ impl Report {
                 "ceiling_before": self.cpu[0].to_json(),
                 "single": self.cpu[1].to_json(),
                 "batch": self.cpu[2].to_json(),
-                "ceiling_after": self.cpu[3].to_json(),
+                "spread": self.cpu[3].to_json(),
+                "ceiling_after": self.cpu[4].to_json(),
             },
             "chain": {
                 "head_seq": self.chain.head_seq,
@@ -108,8 +115,14 @@ impl Report {
         self.print_row(ceiling_row("ceiling before", before, self.cpu[0]));
         self.print_row(load_row("single", &self.single, self.cpu[1]));
         self.print_row(load_row("batch", &self.batch, self.cpu[2]));
-        self.print_row(ceiling_row("ceiling after", after, self.cpu[3]));
-        for (name, load) in [("single", &self.single), ("batch", &self.batch)] {
+        let spread = format!("batch, {} ledgers", self.spread.scenario.ledgers);
+        self.print_row(load_row(&spread, &self.spread, self.cpu[3]));
+        self.print_row(ceiling_row("ceiling after", after, self.cpu[4]));
+        for (name, load) in [
+            ("single", &self.single),
+            ("batch", &self.batch),
+            ("spread", &self.spread),
+        ] {
             for (kind, count) in &load.errors {
                 println!("  {name} errors: {count} × {kind}");
             }
