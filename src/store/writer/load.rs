@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::ClientWrapper;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
@@ -24,23 +24,25 @@ pub(crate) fn lock_key(ledger: &LedgerId) -> i64 {
     i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
-pub(super) async fn lock(tx: &Transaction<'_>, ledger: &LedgerId) -> Result<(), StoreError> {
-    tx.execute(
-        &tx.prepare_cached("SELECT pg_advisory_xact_lock($1)")
-            .await?,
-        &[&lock_key(ledger)],
-    )
-    .await?;
+pub(super) async fn lock(client: &ClientWrapper, ledger: &LedgerId) -> Result<(), StoreError> {
+    client
+        .execute(
+            &client
+                .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+                .await?,
+            &[&lock_key(ledger)],
+        )
+        .await?;
     Ok(())
 }
 
 pub(super) async fn head(
-    tx: &Transaction<'_>,
+    client: &ClientWrapper,
     ledger: &LedgerId,
 ) -> Result<Option<(u64, Hash)>, StoreError> {
     const SQL: &str = "SELECT seq, hash FROM events WHERE ledger_id = $1 ORDER BY seq DESC LIMIT 1";
-    let row = tx
-        .query_opt(&tx.prepare_cached(SQL).await?, &[&ledger.as_str()])
+    let row = client
+        .query_opt(&client.prepare_cached(SQL).await?, &[&ledger.as_str()])
         .await?;
     row.map(|r| {
         let seq: i64 = r.get(0);
@@ -54,7 +56,7 @@ pub(super) async fn head(
 
 /// Loads every account the commands name that the state does not hold yet.
 pub(super) async fn missing_accounts<'a>(
-    tx: &Transaction<'_>,
+    client: &ClientWrapper,
     state: &mut LedgerState,
     commands: impl Iterator<Item = &'a Command>,
 ) -> Result<(), StoreError> {
@@ -71,9 +73,9 @@ pub(super) async fn missing_accounts<'a>(
         return Ok(());
     }
     let codes: Vec<&str> = missing.into_iter().collect();
-    for row in tx
+    for row in client
         .query(
-            &tx.prepare_cached(SQL).await?,
+            &client.prepare_cached(SQL).await?,
             &[&state.ledger.as_str(), &codes],
         )
         .await?
@@ -105,7 +107,7 @@ pub(super) async fn missing_accounts<'a>(
 
 /// Marks which of the originals the commands reverse are already reversed.
 pub(super) async fn reversals<'a>(
-    tx: &Transaction<'_>,
+    client: &ClientWrapper,
     state: &mut LedgerState,
     commands: impl Iterator<Item = &'a Command>,
 ) -> Result<(), StoreError> {
@@ -121,9 +123,9 @@ pub(super) async fn reversals<'a>(
     if originals.is_empty() {
         return Ok(());
     }
-    for row in tx
+    for row in client
         .query(
-            &tx.prepare_cached(SQL).await?,
+            &client.prepare_cached(SQL).await?,
             &[&state.ledger.as_str(), &originals],
         )
         .await?
@@ -140,7 +142,7 @@ pub(super) struct StoredResponse {
 
 /// The stored responses of the idempotency keys in the batch.
 pub(super) async fn idempotency(
-    tx: &Transaction<'_>,
+    client: &ClientWrapper,
     ledger: &LedgerId,
     submissions: &[&Submission],
 ) -> Result<HashMap<String, StoredResponse>, StoreError> {
@@ -154,8 +156,11 @@ pub(super) async fn idempotency(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = tx
-        .query(&tx.prepare_cached(SQL).await?, &[&ledger.as_str(), &keys])
+    let rows = client
+        .query(
+            &client.prepare_cached(SQL).await?,
+            &[&ledger.as_str(), &keys],
+        )
         .await?;
     Ok(rows
         .into_iter()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Transaction;
+use deadpool_postgres::ClientWrapper;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -40,7 +40,7 @@ const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (ledger_id, key, 
      SELECT $1, key, hash, status, response, now() FROM unnest($2::text[], $3::text[], $4::int2[], $5::text[]) AS t(key, hash, status, response)";
 
 pub(super) async fn write(
-    tx: &Transaction<'_>,
+    client: &ClientWrapper,
     ledger: &LedgerId,
     plan: &Plan,
 ) -> Result<(), StoreError> {
@@ -56,11 +56,12 @@ pub(super) async fn write(
         } = body
         {
             let code = base_currency.code().as_str();
-            tx.execute(
-                &tx.prepare_cached(INSERT_LEDGER).await?,
-                &[&l, name, &code, &event.recorded_at],
-            )
-            .await?;
+            client
+                .execute(
+                    &client.prepare_cached(INSERT_LEDGER).await?,
+                    &[&l, name, &code, &event.recorded_at],
+                )
+                .await?;
         }
     }
     let events = EventColumns::from(plan);
@@ -81,62 +82,67 @@ pub(super) async fn write(
             &events.canonical,
             &events.reverses,
         ];
-        tx.execute(&tx.prepare_cached(INSERT_EVENTS).await?, &params)
+        client
+            .execute(&client.prepare_cached(INSERT_EVENTS).await?, &params)
             .await
     };
     let insert_accounts = async {
         if accounts.code.is_empty() {
             return Ok(0);
         }
-        tx.execute(
-            &tx.prepare_cached(INSERT_ACCOUNTS).await?,
-            &[
-                &l,
-                &accounts.code,
-                &accounts.kind,
-                &accounts.currency,
-                &accounts.seq,
-                &accounts.flags,
-            ],
-        )
-        .await
+        client
+            .execute(
+                &client.prepare_cached(INSERT_ACCOUNTS).await?,
+                &[
+                    &l,
+                    &accounts.code,
+                    &accounts.kind,
+                    &accounts.currency,
+                    &accounts.seq,
+                    &accounts.flags,
+                ],
+            )
+            .await
     };
     let close_accounts = async {
         if accounts.closed.is_empty() {
             return Ok(0);
         }
-        tx.execute(
-            &tx.prepare_cached(CLOSE_ACCOUNTS).await?,
-            &[&l, &accounts.closed, &accounts.closed_seq],
-        )
-        .await
+        client
+            .execute(
+                &client.prepare_cached(CLOSE_ACCOUNTS).await?,
+                &[&l, &accounts.closed, &accounts.closed_seq],
+            )
+            .await
     };
     let upsert_balances = async {
         if balances.account.is_empty() {
             return Ok(0);
         }
-        tx.execute(
-            &tx.prepare_cached(UPSERT_BALANCES).await?,
-            &[
-                &l,
-                &balances.account,
-                &balances.currency,
-                &balances.debits,
-                &balances.credits,
-                &balances.last_seq,
-            ],
-        )
-        .await
+        client
+            .execute(
+                &client.prepare_cached(UPSERT_BALANCES).await?,
+                &[
+                    &l,
+                    &balances.account,
+                    &balances.currency,
+                    &balances.debits,
+                    &balances.credits,
+                    &balances.last_seq,
+                ],
+            )
+            .await
     };
     let insert_keys = async {
         if keys.key.is_empty() {
             return Ok(0);
         }
-        tx.execute(
-            &tx.prepare_cached(INSERT_IDEMPOTENCY).await?,
-            &[&l, &keys.key, &keys.hash, &keys.status, &keys.response],
-        )
-        .await
+        client
+            .execute(
+                &client.prepare_cached(INSERT_IDEMPOTENCY).await?,
+                &[&l, &keys.key, &keys.hash, &keys.status, &keys.response],
+            )
+            .await
     };
     futures_util::try_join!(
         insert_events,

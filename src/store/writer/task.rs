@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use deadpool_postgres::{ClientWrapper, Object};
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
@@ -78,25 +79,47 @@ impl LedgerTask {
         }
     }
 
-    /// Everything between BEGIN and COMMIT, under the ledger's advisory lock.
+    /// Everything between BEGIN and COMMIT, under the ledger's advisory lock. A
+    /// connection that fails mid-transaction is closed, never returned to the pool.
     async fn write(
         &mut self,
         submissions: &[&Submission],
     ) -> Result<Vec<WriteOutcome>, StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        // Pipelined: the head is read after the lock is granted, in one round trip.
-        let (_, head) =
-            futures_util::try_join!(load::lock(&tx, &self.ledger), load::head(&tx, &self.ledger))?;
+        let client = self.pool.get().await?;
+        let written = self.write_on(&client, submissions).await;
+        if written.is_err() {
+            drop(Object::take(client));
+        }
+        written
+    }
+
+    async fn write_on(
+        &mut self,
+        client: &ClientWrapper,
+        submissions: &[&Submission],
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        // BEGIN, the lock and the head in one round trip: the head is read once the
+        // lock is granted, so it includes whatever another process committed.
+        let begin = async {
+            client
+                .batch_execute("BEGIN")
+                .await
+                .map_err(StoreError::from)
+        };
+        let (_, _, head) = futures_util::try_join!(
+            begin,
+            load::lock(client, &self.ledger),
+            load::head(client, &self.ledger)
+        )?;
         let state = self.state_at(head);
-        load::missing_accounts(&tx, state, submissions.iter().flat_map(|s| &s.commands)).await?;
-        load::reversals(&tx, state, submissions.iter().flat_map(|s| &s.commands)).await?;
-        let stored = load::idempotency(&tx, &state.ledger, submissions).await?;
+        load::missing_accounts(client, state, submissions.iter().flat_map(|s| &s.commands)).await?;
+        load::reversals(client, state, submissions.iter().flat_map(|s| &s.commands)).await?;
+        let stored = load::idempotency(client, &state.ledger, submissions).await?;
 
         let mut plan = Plan::default();
         let outcomes = decide_all(state, submissions, &stored, &mut plan);
-        persist::write(&tx, &state.ledger, &plan).await?;
-        tx.commit().await?;
+        persist::write(client, &state.ledger, &plan).await?;
+        client.batch_execute("COMMIT").await?;
         Ok(outcomes)
     }
 
