@@ -88,7 +88,6 @@ async fn create_database(admin_url: &str, name: &str) -> Result<(), StoreError> 
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
-    state: AppState,
 }
 
 impl Application {
@@ -110,7 +109,7 @@ impl Application {
         };
         let listener = TcpListener::bind(listen)?;
         let port = listener.local_addr()?.port();
-        let data = web::Data::new(state.clone());
+        let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
@@ -126,19 +125,11 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Self {
-            port,
-            server,
-            state,
-        })
+        Ok(Self { port, server })
     }
 
     pub fn port(&self) -> u16 {
         self.port
-    }
-
-    pub fn state(&self) -> &AppState {
-        &self.state
     }
 
     /// Runs until SIGINT/SIGTERM (or the handle stops it); in-flight requests finish.

@@ -29,10 +29,6 @@ impl Hash {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
-
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
 }
 
 impl fmt::Display for Hash {

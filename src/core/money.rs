@@ -51,12 +51,6 @@ impl Amount {
         Ok(Self(value))
     }
 
-    /// Wraps a value already known to be a valid amount (from the log or the store).
-    /// Refuses anything a client could not have posted.
-    pub fn from_decimal(value: Decimal, currency: &Currency) -> Result<Self, CoreError> {
-        Self::parse(&value.normalize().to_string(), currency)
-    }
-
     pub fn value(&self) -> Decimal {
         self.0
     }

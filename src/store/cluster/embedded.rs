@@ -102,10 +102,6 @@ impl EmbeddedCluster {
         self.layout.connection_url(dbname)
     }
 
-    pub fn socket_dir(&self) -> &Path {
-        &self.layout.socket_dir
-    }
-
     /// Stops the server (fast shutdown) if this process started it.
     pub fn stop(&mut self) -> Result<(), ClusterError> {
         if !std::mem::take(&mut self.started) {

@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -64,10 +64,6 @@ impl EphemeralCluster {
 
     pub fn connection_url(&self, dbname: &str) -> String {
         self.layout.connection_url(dbname)
-    }
-
-    pub fn socket_dir(&self) -> &Path {
-        &self.layout.socket_dir
     }
 }
 
