@@ -75,6 +75,18 @@ impl AccountType {
         }
     }
 
+    /// The type an account opened by the service itself gets, from its first segment
+    /// (`assets`, `liabilities`, `equity`, `income`, `expenses`).
+    pub fn of_root(code: &AccountCode) -> Self {
+        match code.as_str().split(':').next() {
+            Some("assets") => Self::Asset,
+            Some("liabilities") => Self::Liability,
+            Some("income") => Self::Income,
+            Some("expenses") => Self::Expense,
+            _ => Self::Equity,
+        }
+    }
+
     /// Assets and expenses grow with debits; the others grow with credits.
     pub fn is_debit_normal(self) -> bool {
         matches!(self, Self::Asset | Self::Expense)

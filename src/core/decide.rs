@@ -1,15 +1,18 @@
 //! `decide(state, command) -> event or error`: the business rules, pure. Applying the
 //! resulting event (`LedgerState::apply`) cannot fail.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::account::{AccountCode, AccountFlags, AccountType};
+use super::commerce::decide::accounts_to_open;
+use super::commerce::{self, CommerceCommand};
 use super::currency::{Currency, CurrencyCode};
 use super::entry::Entry;
 use super::event::EventBody;
+use super::posting::Posting;
 use super::state::LedgerState;
 use super::CoreError;
 
@@ -38,6 +41,26 @@ pub enum Command {
         original: Uuid,
         entry: Entry,
     },
+    /// Products, stock, orders and payments. Submitted one per request, never inside
+    /// a multi-command atomic group.
+    Commerce(CommerceCommand),
+}
+
+/// What a command appends: the accounts its postings need that are not open yet, then
+/// its own event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub opens: Vec<EventBody>,
+    pub event: EventBody,
+}
+
+impl From<EventBody> for Decision {
+    fn from(event: EventBody) -> Self {
+        Self {
+            opens: vec![],
+            event,
+        }
+    }
 }
 
 impl Command {
@@ -49,14 +72,47 @@ impl Command {
             Command::PostEntry { entry } | Command::Reverse { entry, .. } => {
                 entry.postings().iter().map(|p| p.account()).collect()
             }
+            // Commerce commands name their accounts through `CommerceCommand::accounts`,
+            // which needs the orders loaded first.
+            Command::Commerce(_) => vec![],
         }
     }
 }
 
-pub fn decide(state: &LedgerState, command: &Command) -> Result<EventBody, CoreError> {
+pub fn decide(state: &LedgerState, command: &Command) -> Result<Decision, CoreError> {
     if state.head_seq == 0 && !matches!(command, Command::CreateLedger { .. }) {
         return Err(CoreError::LedgerNotFound(state.ledger.to_string()));
     }
+    if let Command::Commerce(c) = command {
+        return decide_commerce(state, c);
+    }
+    decide_ledger(state, command).map(Decision::from)
+}
+
+/// A commerce event, preceded by the opening of every account its postings need that
+/// the ledger lacks (all in the same commit); its postings are checked like an entry's.
+fn decide_commerce(state: &LedgerState, command: &CommerceCommand) -> Result<Decision, CoreError> {
+    let event = commerce::decide::decide(state, command)?;
+    let postings = event.postings();
+    let to_open = accounts_to_open(state, postings);
+    let opens = to_open
+        .iter()
+        .map(|code| EventBody::AccountOpened {
+            code: (*code).clone(),
+            account_type: AccountType::of_root(code),
+            currency: None,
+            flags: AccountFlags::default(),
+        })
+        .collect();
+    let opening: HashSet<&AccountCode> = to_open.into_iter().collect();
+    check_postings(state, postings, &opening)?;
+    Ok(Decision {
+        opens,
+        event: EventBody::Commerce(event),
+    })
+}
+
+fn decide_ledger(state: &LedgerState, command: &Command) -> Result<EventBody, CoreError> {
     match command {
         Command::CreateLedger {
             name,
@@ -103,6 +159,7 @@ pub fn decide(state: &LedgerState, command: &Command) -> Result<EventBody, CoreE
                 entry: entry.clone(),
             })
         }
+        Command::Commerce(_) => unreachable!("decided by decide_commerce"),
     }
 }
 
@@ -128,9 +185,22 @@ fn decide_close(state: &LedgerState, code: &AccountCode) -> Result<EventBody, Co
 /// account exists, is open and takes the currency; then no `no_overdraft` account
 /// ends below zero.
 fn check_entry(state: &LedgerState, entry: &Entry) -> Result<(), CoreError> {
+    check_postings(state, entry.postings(), &HashSet::new())
+}
+
+/// `opening` are accounts opened in the same decision: fresh, without a fixed
+/// currency or flags, so nothing about them can be refused.
+fn check_postings(
+    state: &LedgerState,
+    postings: &[Posting],
+    opening: &HashSet<&AccountCode>,
+) -> Result<(), CoreError> {
     let mut moves: BTreeMap<(&AccountCode, &CurrencyCode), Decimal> = BTreeMap::new();
-    for p in entry.postings() {
+    for p in postings {
         let code = p.account();
+        if opening.contains(code) {
+            continue;
+        }
         let account = state
             .accounts
             .get(code)

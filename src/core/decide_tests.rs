@@ -50,7 +50,8 @@ fn run(rows: Vec<(Command, Result<(), &str>)>) -> LedgerState {
     for (i, (command, expected)) in rows.into_iter().enumerate() {
         let before = state.clone();
         match (decide(&state, &command), expected) {
-            (Ok(body), Ok(())) => {
+            (Ok(decision), Ok(())) => {
+                let body = decision.event;
                 let sealed = seal(
                     &state.ledger,
                     state.head_seq + 1,
@@ -174,7 +175,7 @@ fn a_transaction_is_reversed_once() {
         unreachable!()
     };
     let reverse = Command::Reverse { original, entry };
-    let body = decide(&state, &reverse).unwrap();
+    let body = decide(&state, &reverse).unwrap().event;
     state.apply(&body, 4, Hash::GENESIS);
     assert_eq!(
         decide(&state, &reverse).unwrap_err(),

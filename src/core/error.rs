@@ -83,6 +83,68 @@ pub enum CoreError {
     AlreadyReversed(Uuid),
     #[error("event {0} is not a posted transaction and cannot be reversed")]
     NotReversible(Uuid),
+    #[error("invalid {field} {value:?}: {reason}")]
+    InvalidQuantity {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("quantity {quantity} of {sku} has more decimals than its unit allows ({scale})")]
+    QuantityScale {
+        sku: String,
+        quantity: Decimal,
+        scale: u32,
+    },
+    #[error("product {0} is not registered")]
+    ProductNotFound(String),
+    #[error("product {0} is already registered")]
+    ProductExists(String),
+    #[error("product {sku} is not stocked in warehouse {warehouse}")]
+    WarehouseNotFound { sku: String, warehouse: String },
+    #[error("order {0} does not exist")]
+    OrderNotFound(String),
+    #[error("order {0} already exists")]
+    OrderExists(String),
+    #[error("not enough {sku} in {place}: {available} available, {requested} requested")]
+    InsufficientStock {
+        sku: String,
+        place: String,
+        available: Decimal,
+        requested: Decimal,
+    },
+    #[error("order {order} has no line for {sku}")]
+    NotInOrder { order: String, sku: String },
+    #[error("order {order} has {remaining} of {sku} left to ship, not {requested}")]
+    OverShipment {
+        order: String,
+        sku: String,
+        remaining: Decimal,
+        requested: Decimal,
+    },
+    #[error("order {0} is cancelled")]
+    OrderCancelled(String),
+    #[error("order {0} has shipped goods and can no longer be cancelled")]
+    OrderShipped(String),
+    #[error("order {order} has {due} left to pay, less than {amount}")]
+    Overpayment {
+        order: String,
+        due: Decimal,
+        amount: Decimal,
+    },
+    #[error("order {order} has {paid} paid, less than the refund of {amount}")]
+    RefundExceedsPayments {
+        order: String,
+        paid: Decimal,
+        amount: Decimal,
+    },
+    #[error("{sku} in {warehouse} has no cost to value found stock at; give unit_cost")]
+    NoCostBasis { sku: String, warehouse: String },
+    #[error("{what} is in {expected}, not {got}")]
+    WrongCurrency {
+        what: String,
+        expected: String,
+        got: String,
+    },
 }
 
 impl CoreError {
@@ -117,6 +179,22 @@ impl CoreError {
             TransactionNotFound(_) => "transaction-not-found",
             AlreadyReversed(_) => "already-reversed",
             NotReversible(_) => "not-reversible",
+            InvalidQuantity { .. } => "invalid-quantity",
+            QuantityScale { .. } => "quantity-scale",
+            ProductNotFound(_) => "product-not-found",
+            ProductExists(_) => "product-exists",
+            WarehouseNotFound { .. } => "warehouse-not-found",
+            OrderNotFound(_) => "order-not-found",
+            OrderExists(_) => "order-exists",
+            InsufficientStock { .. } => "insufficient-stock",
+            NotInOrder { .. } => "not-in-order",
+            OverShipment { .. } => "over-shipment",
+            OrderCancelled(_) => "order-cancelled",
+            OrderShipped(_) => "order-shipped",
+            Overpayment { .. } => "overpayment",
+            RefundExceedsPayments { .. } => "refund-exceeds-payments",
+            NoCostBasis { .. } => "no-cost-basis",
+            WrongCurrency { .. } => "wrong-currency",
         }
     }
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::account::{AccountCode, AccountFlags, AccountType};
 use super::canonical;
+use super::commerce::CommerceEvent;
 use super::currency::Currency;
 use super::entry::Entry;
 use super::hash::Hash;
@@ -40,6 +41,7 @@ pub enum EventBody {
         reverses: Uuid,
         entry: Entry,
     },
+    Commerce(CommerceEvent),
 }
 
 impl EventBody {
@@ -51,6 +53,7 @@ impl EventBody {
             Self::AccountClosed { .. } => "account.closed",
             Self::TransactionPosted { .. } => "transaction.posted",
             Self::TransactionReversed { .. } => "transaction.reversed",
+            Self::Commerce(c) => c.type_name(),
         }
     }
 
@@ -59,6 +62,7 @@ impl EventBody {
             Self::TransactionPosted { entry } | Self::TransactionReversed { entry, .. } => {
                 entry.postings()
             }
+            Self::Commerce(c) => c.postings(),
             _ => &[],
         }
     }
@@ -98,6 +102,7 @@ impl EventBody {
                 extra.insert("reverses".into(), Value::String(reverses.to_string()));
                 entry_data(entry, recorded_at, extra)
             }
+            Self::Commerce(c) => c.data(),
         }
     }
 }

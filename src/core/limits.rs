@@ -31,3 +31,19 @@ pub const EVENTS_WAIT_SECONDS_MAX: u64 = 60;
 pub const WRITER_BATCH_COMMANDS_MAX: usize = 2_000;
 /// Commands waiting for a ledger's writer before new ones are refused with 503.
 pub const WRITER_QUEUE_DEPTH_MAX: usize = 20_000;
+/// SKUs, order, customer and bin ids.
+pub const COMMERCE_ID_BYTES_MAX: usize = 64;
+/// Warehouse ids (a segment of `assets:inventory:{warehouse}`).
+pub const WAREHOUSE_ID_BYTES_MAX: usize = 32;
+/// A product's unit name (`each`, `kg`).
+pub const UNIT_BYTES_MAX: usize = 16;
+/// Digits before the decimal point of one quantity (up to 10^9 − 1 units).
+pub const QUANTITY_INTEGER_DIGITS_MAX: u32 = 9;
+/// Decimals a quantity (and a product's unit) may have.
+pub const QUANTITY_SCALE_MAX: u32 = 6;
+/// Lines of one order, and of one shipment.
+pub const ORDER_LINES_MAX: usize = 100;
+/// Warehouses one product is registered in.
+pub const PRODUCT_WAREHOUSES_MAX: usize = 100;
+/// Rows of one inventory page or report.
+pub const REPORT_ROWS_MAX: i64 = 1_000;

@@ -51,6 +51,28 @@ impl Amount {
         Ok(Self(value))
     }
 
+    /// An amount the ledger computed itself (a line total, a cost): refused if it is
+    /// not positive, does not fit the currency's scale, or is too large.
+    pub fn from_value(value: Decimal, currency: &Currency) -> Result<Self, CoreError> {
+        if value <= Decimal::ZERO {
+            return Err(CoreError::InvalidAmount {
+                value: value.to_string(),
+                reason: "amounts must be greater than zero",
+            });
+        }
+        if value.normalize().scale() > currency.scale() {
+            return Err(CoreError::AmountScale {
+                amount: value.to_string(),
+                currency: currency.code().to_string(),
+                scale: currency.scale(),
+            });
+        }
+        if value >= Decimal::from(10u64.pow(limits::AMOUNT_INTEGER_DIGITS_MAX)) {
+            return Err(CoreError::AmountOverflow);
+        }
+        Ok(Self(value))
+    }
+
     pub fn value(&self) -> Decimal {
         self.0
     }

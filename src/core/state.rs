@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::account::{AccountCode, AccountFlags, AccountType};
+use super::commerce::CommerceState;
 use super::currency::{Currency, CurrencyCode};
 use super::event::EventBody;
 use super::hash::Hash;
@@ -44,6 +45,8 @@ pub struct LedgerState {
     pub accounts: HashMap<AccountCode, AccountState>,
     /// Transactions known to be reversed (loaded or appended), for the same reason.
     pub reversed: HashSet<Uuid>,
+    /// Products, stock levels and orders loaded so far, under the same rule.
+    pub commerce: CommerceState,
 }
 
 impl LedgerState {
@@ -54,6 +57,7 @@ impl LedgerState {
             head_hash,
             accounts: HashMap::new(),
             reversed: HashSet::new(),
+            commerce: CommerceState::default(),
         }
     }
 
@@ -81,7 +85,12 @@ impl LedgerState {
                     a.closed = true;
                 }
             }
-            EventBody::TransactionPosted { .. } | EventBody::TransactionReversed { .. } => {
+            EventBody::TransactionPosted { .. }
+            | EventBody::TransactionReversed { .. }
+            | EventBody::Commerce(_) => {
+                if let EventBody::Commerce(c) = body {
+                    self.commerce.apply(c);
+                }
                 if let Some(original) = body.reverses() {
                     self.reversed.insert(original);
                 }

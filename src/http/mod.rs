@@ -10,8 +10,10 @@ pub mod entries;
 pub mod health;
 pub mod ledgers;
 pub mod openapi;
+pub mod operations;
 pub mod problem;
 pub mod render;
+pub mod reports;
 
 use actix_web::web;
 
@@ -67,6 +69,58 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/ledgers/{ledger}/transactions/{id}/reverse",
                     web::post().to(entries::reverse),
+                )
+                .route(
+                    "/ledgers/{ledger}/products",
+                    web::post().to(operations::register_product),
+                )
+                .route(
+                    "/ledgers/{ledger}/stock/receipts",
+                    web::post().to(operations::receive),
+                )
+                .route(
+                    "/ledgers/{ledger}/stock/transfers",
+                    web::post().to(operations::transfer),
+                )
+                .route(
+                    "/ledgers/{ledger}/stock/adjustments",
+                    web::post().to(operations::adjust),
+                )
+                .route(
+                    "/ledgers/{ledger}/orders",
+                    web::post().to(operations::place_order),
+                )
+                .route(
+                    "/ledgers/{ledger}/orders/{id}",
+                    web::get().to(reports::order),
+                )
+                .route(
+                    "/ledgers/{ledger}/orders/{id}/payments",
+                    web::post().to(operations::pay),
+                )
+                .route(
+                    "/ledgers/{ledger}/orders/{id}/shipments",
+                    web::post().to(operations::ship),
+                )
+                .route(
+                    "/ledgers/{ledger}/orders/{id}/cancel",
+                    web::post().to(operations::cancel),
+                )
+                .route(
+                    "/ledgers/{ledger}/inventory",
+                    web::get().to(reports::inventory),
+                )
+                .route(
+                    "/ledgers/{ledger}/inventory/alerts",
+                    web::get().to(reports::alerts),
+                )
+                .route(
+                    "/ledgers/{ledger}/reports/sales/products",
+                    web::get().to(reports::sales_by_product),
+                )
+                .route(
+                    "/ledgers/{ledger}/reports/sales/customers",
+                    web::get().to(reports::sales_by_customer),
                 )
                 .route("/ledgers/{ledger}/events", web::get().to(audit::events))
                 .route("/ledgers/{ledger}/export", web::get().to(audit::export))

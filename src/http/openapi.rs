@@ -7,7 +7,11 @@ use utoipa::{Modify, OpenApi};
 use super::dto::{
     CreateKey, CreateLedger, OpenAccount, PostBatch, PostTransaction, PostingBody, Reverse,
 };
-use super::{accounts, audit, entries, health, ledgers};
+use super::operations::{
+    Cancel, OrderLineRequest, Payment, Place, PlaceOrder, RegisterProduct, Shipment, ShipmentLine,
+    StockAdjustment, StockReceipt, StockTransfer, WarehouseRule,
+};
+use super::{accounts, audit, entries, health, ledgers, operations, reports};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,10 +20,15 @@ use super::{accounts, audit, entries, health, ledgers};
         ledgers::create, ledgers::get, ledgers::create_key,
         accounts::open, accounts::close, accounts::list, accounts::one, accounts::balances,
         entries::post, entries::batch, entries::reverse,
+        operations::register_product, operations::receive, operations::transfer, operations::adjust,
+        operations::place_order, operations::pay, operations::ship, operations::cancel,
+        reports::inventory, reports::alerts, reports::order, reports::sales_by_product, reports::sales_by_customer,
         audit::events, audit::export, audit::head,
         health::healthz, health::readyz,
     ),
-    components(schemas(CreateLedger, OpenAccount, PostingBody, PostTransaction, PostBatch, Reverse, CreateKey)),
+    components(schemas(CreateLedger, OpenAccount, PostingBody, PostTransaction, PostBatch, Reverse, CreateKey,
+        RegisterProduct, WarehouseRule, StockReceipt, StockTransfer, Place, StockAdjustment, PlaceOrder,
+        OrderLineRequest, Payment, Shipment, ShipmentLine, Cancel)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

@@ -92,12 +92,20 @@ impl ApiError {
 pub fn core_status(e: &CoreError) -> StatusCode {
     use CoreError::*;
     match e {
-        LedgerNotFound(_) | TransactionNotFound(_) => StatusCode::NOT_FOUND,
+        LedgerNotFound(_) | TransactionNotFound(_) | OrderNotFound(_) => StatusCode::NOT_FOUND,
         LedgerExists(_)
         | AccountExists(_)
         | AlreadyReversed(_)
         | Overdraft { .. }
-        | AccountNotEmpty { .. } => StatusCode::CONFLICT,
+        | AccountNotEmpty { .. }
+        | ProductExists(_)
+        | OrderExists(_)
+        | InsufficientStock { .. }
+        | OrderCancelled(_)
+        | OrderShipped(_)
+        | Overpayment { .. }
+        | RefundExceedsPayments { .. }
+        | NoCostBasis { .. } => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }

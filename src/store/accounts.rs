@@ -107,7 +107,7 @@ pub async fn balances(
 }
 
 /// A read-only transaction at one snapshot, so rows and head agree.
-async fn snapshot(
+pub(super) async fn snapshot(
     client: &mut deadpool_postgres::Client,
 ) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
     let builder = client

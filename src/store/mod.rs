@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod cluster;
+pub mod commerce;
 pub mod error;
 pub mod events;
 pub mod idempotency;

@@ -59,6 +59,7 @@ pub(super) async fn missing_accounts<'a>(
     client: &ClientWrapper,
     state: &mut LedgerState,
     commands: impl Iterator<Item = &'a Command>,
+    also: &'a [AccountCode],
 ) -> Result<(), StoreError> {
     const SQL: &str = "SELECT a.code, a.type, a.currency, a.flags, a.closed_seq IS NOT NULL, \
                        b.currency, b.debits - b.credits \
@@ -66,6 +67,7 @@ pub(super) async fn missing_accounts<'a>(
                        WHERE a.ledger_id = $1 AND a.code = ANY($2)";
     let missing: HashSet<&str> = commands
         .flat_map(Command::accounts)
+        .chain(also)
         .filter(|c| !state.accounts.contains_key(*c))
         .map(AccountCode::as_str)
         .collect();

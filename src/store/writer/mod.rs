@@ -7,6 +7,7 @@
 //! them, and a writer that finds the stored head differs from its own reloads its
 //! state before deciding anything (`docs/architecture.md`).
 
+mod commerce;
 mod load;
 mod persist;
 mod task;

@@ -14,6 +14,7 @@ use crate::core::ledger::LedgerId;
 use crate::core::state::LedgerState;
 use crate::core::{limits, CoreError};
 
+use super::commerce;
 use super::load::{self, StoredResponse};
 use super::persist::{self, Plan};
 use super::{ItemResult, Job, Rendered, Submission, WriteOutcome};
@@ -112,13 +113,16 @@ impl LedgerTask {
             load::head(client, &self.ledger)
         )?;
         let state = self.state_at(head);
-        load::missing_accounts(client, state, submissions.iter().flat_map(|s| &s.commands)).await?;
+        let commands = || submissions.iter().flat_map(|s| &s.commands);
+        let commerce_accounts = commerce::load(client, state, commands()).await?;
+        load::missing_accounts(client, state, commands(), &commerce_accounts).await?;
         load::reversals(client, state, submissions.iter().flat_map(|s| &s.commands)).await?;
         let stored = load::idempotency(client, &state.ledger, submissions).await?;
 
         let mut plan = Plan::default();
         let outcomes = decide_all(state, submissions, &stored, &mut plan);
         persist::write(client, &state.ledger, &plan).await?;
+        commerce::persist(client, state, &plan).await?;
         client.batch_execute("COMMIT").await?;
         Ok(outcomes)
     }
@@ -196,7 +200,19 @@ fn decide_group(
     let mut results: Vec<ItemResult> = Vec::with_capacity(commands.len());
     for (index, command) in commands.iter().enumerate() {
         match decide(state, command) {
-            Ok(body) => results.push(Ok(append(state, body, plan))),
+            Ok(decision) => {
+                for open in decision.opens {
+                    append(state, open, plan);
+                }
+                let main = append(state, decision.event, plan);
+                // Reorders the event made due follow it, in the same commit.
+                if let Some((_, EventBody::Commerce(event))) = plan.events.last() {
+                    for due in state.commerce.reorders_due(event) {
+                        append(state, EventBody::Commerce(due), plan);
+                    }
+                }
+                results.push(Ok(main));
+            }
             Err(e) => {
                 results.push(Err(e));
                 if let Some(snapshot) = &snapshot {
