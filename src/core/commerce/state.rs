@@ -363,6 +363,14 @@ impl CommerceState {
         }
     }
 
+    /// Drops completed and cancelled orders, so the writer's memory does not grow with
+    /// the number of orders ever placed. Few commands name them again; those that do
+    /// load them afresh from the projection, like any order not in memory.
+    pub fn forget_settled(&mut self) {
+        self.orders
+            .retain(|_, o| !matches!(o.status(), OrderStatus::Completed | OrderStatus::Cancelled));
+    }
+
     /// The reorders `event` (already applied) makes due: each stock level it touched
     /// whose available stock fell to or below its point while armed.
     pub fn reorders_due(&self, event: &CommerceEvent) -> Vec<CommerceEvent> {

@@ -63,8 +63,9 @@ impl LedgerTask {
         tracing::debug!(ledger = %self.ledger, requests = batch.len(), micros = started.elapsed().as_micros() as u64, "batch");
         match written {
             Ok(outcomes) => {
-                if let Some(state) = &self.state {
+                if let Some(state) = &mut self.state {
                     self.head.send_replace(state.head_seq);
+                    state.commerce.forget_settled();
                 }
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
