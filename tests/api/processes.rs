@@ -162,3 +162,80 @@ async fn two_processes_share_one_gapless_chain() {
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.events, 1 + 3 + 1 + 20 + 200);
 }
+
+/// The last units, sold through two processes at once: exactly the available units
+/// sell, and the reorder is requested once, whichever process crossed the point.
+#[tokio::test]
+async fn two_processes_sell_exactly_the_available_stock() {
+    let db = TestDatabase::new().await;
+    let admin = keys::create(&db.owner().await, None, Role::Admin)
+        .await
+        .unwrap();
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Service::start(Some(&db.url), dirs.0.path());
+    let b = Service::start(Some(&db.url), dirs.1.path());
+    let http = reqwest::Client::new();
+    let post = |service: &Service, path: &str, body: serde_json::Value| {
+        let request = http
+            .post(format!("{}/v1{}", service.address, path))
+            .bearer_auth(&admin)
+            .json(&body);
+        async move { reply(request.send().await.unwrap()).await }
+    };
+    let setup = [
+        (
+            "/ledgers",
+            json!({"id": "shop", "name": "Shop", "base_currency": "EUR"}),
+        ),
+        (
+            "/ledgers/shop/products",
+            json!({"sku": "MUG", "name": "Mug", "warehouses": [
+                {"warehouse": "berlin", "reorder_point": "5", "reorder_quantity": "40"}]}),
+        ),
+        (
+            "/ledgers/shop/stock/receipts",
+            json!({"sku": "MUG", "warehouse": "berlin", "quantity": "37", "unit_cost": "2.00", "currency": "EUR"}),
+        ),
+    ];
+    for (i, (path, body)) in setup.into_iter().enumerate() {
+        let r = post(if i % 2 == 0 { &a } else { &b }, path, body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let orders = (0..100).map(|i| {
+        let body = json!({"id": format!("O-{i}"), "customer": "C", "channel": "online", "currency": "EUR",
+                          "warehouse": "berlin", "lines": [{"sku": "MUG", "quantity": "1", "unit_price": "5.00"}]});
+        post(if i % 2 == 0 { &a } else { &b }, "/ledgers/shop/orders", body)
+    });
+    let replies = futures_util::future::join_all(orders).await;
+    assert!(
+        replies.iter().all(|r| r.status == 201 || r.status == 409),
+        "{:?}",
+        replies.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 37);
+    let export = http
+        .get(format!("{}/v1/ledgers/shop/export", b.address))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(verify_text(&export, Default::default()).ok());
+    let reorders = export
+        .lines()
+        .filter(|l| l.contains(r#""type":"stock.reorder_requested""#))
+        .count();
+    assert_eq!(reorders, 1);
+    let inventory: serde_json::Value = http
+        .get(format!("{}/v1/ledgers/shop/inventory", a.address))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inventory["inventory"][0]["available"], "0");
+}
