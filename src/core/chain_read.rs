@@ -91,7 +91,9 @@ fn read_body(event: &Value) -> Result<EventBody, CoreError> {
                 .map_err(|_| invalid("reverses"))?,
             entry: read_entry(event, data)?,
         }),
-        _ => Err(invalid("type")),
+        other => super::commerce::read::read(other, data, postings_from_json(event)?)?
+            .map(EventBody::Commerce)
+            .ok_or_else(|| invalid("type")),
     }
 }
 

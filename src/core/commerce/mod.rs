@@ -9,6 +9,7 @@
 pub mod decide;
 pub mod event;
 pub mod ids;
+pub mod read;
 pub mod state;
 
 #[cfg(test)]
