@@ -12,6 +12,7 @@ use super::event::EventBody;
 use super::hash::Hash;
 use super::ledger::LedgerId;
 use super::posting::Posting;
+use super::rates::Rate;
 use super::CoreError;
 
 /// An event as read from the log, with its place in the chain.
@@ -91,6 +92,28 @@ fn read_body(event: &Value) -> Result<EventBody, CoreError> {
                 .map_err(|_| invalid("reverses"))?,
             entry: read_entry(event, data)?,
         }),
+        "rate.published" => {
+            let rates = data
+                .get("rates")
+                .and_then(Value::as_array)
+                .ok_or_else(|| invalid("rates"))?;
+            let rates = rates
+                .iter()
+                .map(|r| {
+                    Ok(Rate {
+                        base: CurrencyCode::parse(text(r, "base")?)?,
+                        quote: CurrencyCode::parse(text(r, "quote")?)?,
+                        rate: text(r, "rate")?.parse().map_err(|_| invalid("rate"))?,
+                        effective_date: NaiveDate::parse_from_str(
+                            text(r, "effective_date")?,
+                            "%Y-%m-%d",
+                        )
+                        .map_err(|_| invalid("effective_date"))?,
+                    })
+                })
+                .collect::<Result<_, CoreError>>()?;
+            Ok(EventBody::RatesPublished { rates })
+        }
         other => super::commerce::read::read(other, data, postings_from_json(event)?)?
             .map(EventBody::Commerce)
             .ok_or_else(|| invalid("type")),

@@ -41,6 +41,10 @@ pub enum Command {
         original: Uuid,
         entry: Entry,
     },
+    /// Exchange rates, each between two currencies the ledger knows.
+    PublishRates {
+        rates: Vec<super::rates::Rate>,
+    },
     /// Products, stock, orders and payments. Submitted one per request, never inside
     /// a multi-command atomic group.
     Commerce(CommerceCommand),
@@ -74,7 +78,7 @@ impl Command {
             }
             // Commerce commands name their accounts through `CommerceCommand::accounts`,
             // which needs the orders loaded first.
-            Command::Commerce(_) => vec![],
+            Command::Commerce(_) | Command::PublishRates { .. } => vec![],
         }
     }
 }
@@ -159,6 +163,9 @@ fn decide_ledger(state: &LedgerState, command: &Command) -> Result<EventBody, Co
                 entry: entry.clone(),
             })
         }
+        Command::PublishRates { rates } => Ok(EventBody::RatesPublished {
+            rates: rates.clone(),
+        }),
         Command::Commerce(_) => unreachable!("decided by decide_commerce"),
     }
 }

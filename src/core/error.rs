@@ -139,6 +139,8 @@ pub enum CoreError {
     },
     #[error("{sku} in {warehouse} has no cost to value found stock at; give unit_cost")]
     NoCostBasis { sku: String, warehouse: String },
+    #[error("the chain has no rate for {}", .0.join(", "))]
+    MissingRates(Vec<String>),
     #[error("{what} is in {expected}, not {got}")]
     WrongCurrency {
         what: String,
@@ -195,6 +197,7 @@ impl CoreError {
             RefundExceedsPayments { .. } => "refund-exceeds-payments",
             NoCostBasis { .. } => "no-cost-basis",
             WrongCurrency { .. } => "wrong-currency",
+            MissingRates(_) => "missing-rates",
         }
     }
 }

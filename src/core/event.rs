@@ -17,6 +17,7 @@ use super::entry::Entry;
 use super::hash::Hash;
 use super::ledger::LedgerId;
 use super::posting::Posting;
+use super::rates::Rate;
 
 /// What happened, with the facts it needs; `decide` builds it, `apply` folds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +43,9 @@ pub enum EventBody {
         entry: Entry,
     },
     Commerce(CommerceEvent),
+    RatesPublished {
+        rates: Vec<Rate>,
+    },
 }
 
 impl EventBody {
@@ -54,6 +58,7 @@ impl EventBody {
             Self::TransactionPosted { .. } => "transaction.posted",
             Self::TransactionReversed { .. } => "transaction.reversed",
             Self::Commerce(c) => c.type_name(),
+            Self::RatesPublished { .. } => "rate.published",
         }
     }
 
@@ -64,6 +69,17 @@ impl EventBody {
             }
             Self::Commerce(c) => c.postings(),
             _ => &[],
+        }
+    }
+
+    /// The day the event's postings count for in reports: an entry's effective date,
+    /// else the (UTC) day it was recorded.
+    pub fn effective_date(&self, recorded_at: DateTime<Utc>) -> NaiveDate {
+        match self {
+            Self::TransactionPosted { entry } | Self::TransactionReversed { entry, .. } => entry
+                .effective_date()
+                .unwrap_or_else(|| recorded_at.date_naive()),
+            _ => recorded_at.date_naive(),
         }
     }
 
@@ -103,6 +119,14 @@ impl EventBody {
                 entry_data(entry, recorded_at, extra)
             }
             Self::Commerce(c) => c.data(),
+            Self::RatesPublished { rates } => json!({
+                "rates": rates.iter().map(|r| json!({
+                    "base": r.base.as_str(),
+                    "quote": r.quote.as_str(),
+                    "rate": r.rate.normalize().to_string(),
+                    "effective_date": format_date(r.effective_date),
+                })).collect::<Vec<_>>(),
+            }),
         }
     }
 }

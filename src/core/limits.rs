@@ -47,3 +47,9 @@ pub const ORDER_LINES_MAX: usize = 100;
 pub const PRODUCT_WAREHOUSES_MAX: usize = 100;
 /// Rows of one inventory page or report.
 pub const REPORT_ROWS_MAX: i64 = 1_000;
+/// Digits before the decimal point of an exchange rate.
+pub const RATE_INTEGER_DIGITS_MAX: usize = 12;
+/// Decimals of an exchange rate.
+pub const RATE_SCALE_MAX: u32 = 12;
+/// Rates in one `rate.published` event.
+pub const RATES_PER_EVENT_MAX: usize = 1_000;

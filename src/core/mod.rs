@@ -15,6 +15,8 @@ pub mod ledger;
 pub mod limits;
 pub mod money;
 pub mod posting;
+pub mod rates;
+pub mod reports;
 pub mod role;
 pub mod state;
 

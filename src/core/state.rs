@@ -64,7 +64,7 @@ impl LedgerState {
     /// Folds an event into the state. It cannot fail: `decide` already checked it.
     pub fn apply(&mut self, body: &EventBody, seq: u64, hash: Hash) {
         match body {
-            EventBody::LedgerCreated { .. } => {}
+            EventBody::LedgerCreated { .. } | EventBody::RatesPublished { .. } => {}
             EventBody::AccountOpened {
                 code,
                 account_type,

@@ -101,13 +101,17 @@ pub async fn one(
     Ok(HttpResponse::Ok().json(body))
 }
 
-#[utoipa::path(get, path = "/v1/ledgers/{ledger}/balances", tag = "accounts", params(("ledger" = String, Path)), responses((status = 200, description = "Every balance per account and currency, at a named seq and hash")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/ledgers/{ledger}/balances", tag = "accounts", params(("ledger" = String, Path), ("as_of" = Option<String>, Query, description = "balances of entries effective on or before this day"), ("as_of_seq" = Option<u64>, Query, description = "balances after this event")), responses((status = 200, description = "Every balance per account and currency, at a named seq and hash")), security(("bearer" = [])))]
 pub async fn balances(
     state: web::Data<AppState>,
     request: HttpRequest,
     path: web::Path<String>,
+    query: web::Query<super::reporting::BalancesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let ledger = read_request(&state, &request, &path).await?;
+    if let Some(response) = super::reporting::balances_at(&state, &ledger, &query).await? {
+        return Ok(response);
+    }
     let read = accounts::balances(&state.pool, &ledger).await?;
     let Head { seq, hash } = read.head.ok_or_else(|| not_found(&ledger))?;
     let list: Vec<Value> = read
@@ -164,6 +168,10 @@ fn balance_json(b: &BalanceRow) -> Value {
 
 /// A stored sum rendered at its currency's scale.
 pub(super) fn amount(mut value: Decimal, currency: &str) -> String {
+    if value.is_zero() {
+        // No "-0.00": a zero is a zero whatever sum produced it.
+        value = Decimal::ZERO;
+    }
     let scale = CurrencyCode::parse(currency)
         .ok()
         .and_then(|c| Currency::iso(&c).ok())

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod operations;
 pub mod problem;
 pub mod render;
+pub mod reporting;
 pub mod reports;
 
 use actix_web::web;
@@ -121,6 +122,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/ledgers/{ledger}/reports/sales/customers",
                     web::get().to(reports::sales_by_customer),
+                )
+                .route(
+                    "/ledgers/{ledger}/rates",
+                    web::post().to(reporting::publish_rates),
+                )
+                .route(
+                    "/ledgers/{ledger}/reports/trial-balance",
+                    web::get().to(reporting::trial_balance),
+                )
+                .route(
+                    "/ledgers/{ledger}/reports/balance-sheet",
+                    web::get().to(reporting::balance_sheet),
+                )
+                .route(
+                    "/ledgers/{ledger}/reports/income-statement",
+                    web::get().to(reporting::income_statement),
                 )
                 .route("/ledgers/{ledger}/events", web::get().to(audit::events))
                 .route("/ledgers/{ledger}/export", web::get().to(audit::export))

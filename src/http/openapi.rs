@@ -11,7 +11,8 @@ use super::operations::{
     Cancel, OrderLineRequest, Payment, Place, PlaceOrder, RegisterProduct, Shipment, ShipmentLine,
     StockAdjustment, StockReceipt, StockTransfer, WarehouseRule,
 };
-use super::{accounts, audit, entries, health, ledgers, operations, reports};
+use super::reporting::{PublishRates, RateBody};
+use super::{accounts, audit, entries, health, ledgers, operations, reporting, reports};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,12 +24,13 @@ use super::{accounts, audit, entries, health, ledgers, operations, reports};
         operations::register_product, operations::receive, operations::transfer, operations::adjust,
         operations::place_order, operations::pay, operations::ship, operations::cancel,
         reports::inventory, reports::alerts, reports::order, reports::sales_by_product, reports::sales_by_customer,
+        reporting::publish_rates, reporting::trial_balance, reporting::balance_sheet, reporting::income_statement,
         audit::events, audit::export, audit::head,
         health::healthz, health::readyz,
     ),
     components(schemas(CreateLedger, OpenAccount, PostingBody, PostTransaction, PostBatch, Reverse, CreateKey,
         RegisterProduct, WarehouseRule, StockReceipt, StockTransfer, Place, StockAdjustment, PlaceOrder,
-        OrderLineRequest, Payment, Shipment, ShipmentLine, Cancel)),
+        OrderLineRequest, Payment, Shipment, ShipmentLine, Cancel, PublishRates, RateBody)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

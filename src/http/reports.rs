@@ -22,17 +22,19 @@ use super::ledgers::not_found;
 use super::{ApiError, AppState};
 
 /// A table with the head it was read at, answered as JSON or CSV.
-struct Table {
-    ledger: LedgerId,
-    head: Head,
+pub(super) struct Table {
+    pub ledger: LedgerId,
+    pub head: Head,
     /// The member of the JSON body holding the rows.
-    name: &'static str,
-    columns: &'static [&'static str],
-    rows: Vec<Vec<Value>>,
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub rows: Vec<Vec<Value>>,
+    /// More members of the JSON body (the CSV has only the rows).
+    pub extra: Map<String, Value>,
 }
 
 impl Table {
-    fn respond(self, request: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    pub(super) fn respond(self, request: &HttpRequest) -> Result<HttpResponse, ApiError> {
         let mut response = HttpResponse::Ok();
         response
             .insert_header(("Chainbook-Seq", self.head.seq.to_string()))
@@ -69,6 +71,7 @@ impl Table {
             "hash": self.head.hash,
         });
         body[self.name] = Value::Array(rows);
+        body.as_object_mut().expect("an object").extend(self.extra);
         Ok(response.json(body))
     }
 }
@@ -90,7 +93,7 @@ fn csv_cell(v: &Value) -> String {
     }
 }
 
-fn limit(given: Option<i64>) -> Result<i64, ApiError> {
+pub(super) fn limit(given: Option<i64>) -> Result<i64, ApiError> {
     let limit = given.unwrap_or(100);
     if (1..=limits::REPORT_ROWS_MAX).contains(&limit) {
         Ok(limit)
@@ -102,7 +105,10 @@ fn limit(given: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
-fn day(field: &'static str, s: Option<&str>) -> Result<Option<chrono::NaiveDate>, ApiError> {
+pub(super) fn day(
+    field: &'static str,
+    s: Option<&str>,
+) -> Result<Option<chrono::NaiveDate>, ApiError> {
     s.map(|s| {
         chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map_err(|_| ApiError::InvalidRequest(format!("{field} is a date as YYYY-MM-DD")))
@@ -219,6 +225,7 @@ async fn inventory_table(
         name: if alerts_only { "alerts" } else { "inventory" },
         columns: INVENTORY_COLUMNS,
         rows,
+        extra: Map::new(),
     }
     .respond(request)
 }
@@ -353,6 +360,7 @@ pub async fn sales_by_product(
         name: "products",
         columns: &["sku", "currency", "amount", "sales", "quantity"],
         rows,
+        extra: Map::new(),
     }
     .respond(&request)
 }
@@ -415,6 +423,7 @@ pub async fn sales_by_customer(
         name: "customers",
         columns: &["customer", "currency", "orders", "total_spent", "ordered"],
         rows,
+        extra: Map::new(),
     }
     .respond(&request)
 }

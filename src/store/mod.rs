@@ -11,6 +11,7 @@ pub mod keys;
 pub mod ledgers;
 pub mod migrate;
 pub mod pool;
+pub mod reporting;
 pub mod writer;
 
 pub use error::StoreError;

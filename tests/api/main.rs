@@ -19,5 +19,6 @@ mod ledgers;
 mod operations;
 mod overdraft;
 mod processes;
+mod reporting;
 mod shop;
 mod tamper;

@@ -216,6 +216,9 @@ pub(super) async fn persist(
     state: &LedgerState,
     plan: &Plan,
 ) -> Result<(), StoreError> {
+    // The reporting projections (rates, balance history) ride along here so that
+    // everything that writes projections writes them too.
+    super::reporting::persist(client, &state.ledger, plan).await?;
     let rows = Rows::collect(state, plan);
     if rows.is_empty() {
         return Ok(());

@@ -10,6 +10,7 @@
 mod commerce;
 mod load;
 mod persist;
+mod reporting;
 mod task;
 
 use std::collections::HashMap;

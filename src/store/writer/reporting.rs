@@ -1,0 +1,199 @@
+//! Projections for reports, written with every batch: published rates, and balance
+//! changes summed per day, month and seq range (`sql/V0007`).
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use deadpool_postgres::ClientWrapper;
+use rust_decimal::Decimal;
+
+use crate::core::event::EventBody;
+use crate::core::ledger::LedgerId;
+use crate::core::posting::Side;
+use crate::store::StoreError;
+
+use super::persist::Plan;
+
+use crate::store::reporting::BUCKET_SIZES;
+
+const INSERT_RATES: &str = "INSERT INTO rates (ledger_id, base, quote, effective_date, seq, rate) \
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::date[], $5::int8[], $6::numeric[])";
+const UPSERT_PERIODS: &str = "INSERT INTO balance_periods (ledger_id, kind, period, account, currency, debits, credits) \
+     SELECT $1, * FROM unnest($2::text[], $3::date[], $4::text[], $5::text[], $6::numeric[], $7::numeric[]) \
+     ON CONFLICT (ledger_id, kind, period, account, currency) DO UPDATE SET \
+     debits = balance_periods.debits + EXCLUDED.debits, credits = balance_periods.credits + EXCLUDED.credits";
+const UPSERT_BUCKETS: &str = "INSERT INTO balance_buckets (ledger_id, level, bucket, account, currency, debits, credits) \
+     SELECT $1, * FROM unnest($2::int2[], $3::int8[], $4::text[], $5::text[], $6::numeric[], $7::numeric[]) \
+     ON CONFLICT (ledger_id, level, bucket, account, currency) DO UPDATE SET \
+     debits = balance_buckets.debits + EXCLUDED.debits, credits = balance_buckets.credits + EXCLUDED.credits";
+
+type Sums<'a, K> = BTreeMap<(K, &'a str, &'a str), (Decimal, Decimal)>;
+
+fn add<'a, K: Ord>(
+    sums: &mut Sums<'a, K>,
+    key: K,
+    account: &'a str,
+    currency: &'a str,
+    side: Side,
+    amount: Decimal,
+) {
+    let (debits, credits) = sums.entry((key, account, currency)).or_default();
+    match side {
+        Side::Debit => *debits += amount,
+        Side::Credit => *credits += amount,
+    }
+}
+
+#[derive(Default)]
+struct RateColumns<'a> {
+    base: Vec<&'a str>,
+    quote: Vec<&'a str>,
+    day: Vec<NaiveDate>,
+    seq: Vec<i64>,
+    rate: Vec<Decimal>,
+}
+
+/// One row per key of a `Sums` map: the key's columns, then account, currency, sums.
+struct SumColumns<'a, A, B> {
+    a: Vec<A>,
+    b: Vec<B>,
+    account: Vec<&'a str>,
+    currency: Vec<&'a str>,
+    debits: Vec<Decimal>,
+    credits: Vec<Decimal>,
+}
+
+impl<'a, A: Copy, B: Copy> SumColumns<'a, A, B> {
+    fn from(sums: &Sums<'a, (A, B)>) -> Self {
+        let mut c = Self {
+            a: Vec::with_capacity(sums.len()),
+            b: Vec::with_capacity(sums.len()),
+            account: Vec::with_capacity(sums.len()),
+            currency: Vec::with_capacity(sums.len()),
+            debits: Vec::with_capacity(sums.len()),
+            credits: Vec::with_capacity(sums.len()),
+        };
+        for (((a, b), account, currency), (debits, credits)) in sums {
+            c.a.push(*a);
+            c.b.push(*b);
+            c.account.push(account);
+            c.currency.push(currency);
+            c.debits.push(*debits);
+            c.credits.push(*credits);
+        }
+        c
+    }
+}
+
+pub(super) async fn persist(
+    client: &ClientWrapper,
+    ledger: &LedgerId,
+    plan: &Plan,
+) -> Result<(), StoreError> {
+    let l = ledger.as_str();
+    let mut rates = RateColumns::default();
+    let mut periods: Sums<(&str, NaiveDate)> = BTreeMap::new();
+    let mut buckets: Sums<(i16, i64)> = BTreeMap::new();
+    for (sealed, body) in &plan.events {
+        if let EventBody::RatesPublished { rates: published } = body {
+            for r in published {
+                rates.base.push(r.base.as_str());
+                rates.quote.push(r.quote.as_str());
+                rates.day.push(r.effective_date);
+                rates.seq.push(sealed.seq as i64);
+                rates.rate.push(r.rate);
+            }
+        }
+        let postings = body.postings();
+        if postings.is_empty() {
+            continue;
+        }
+        let day = body.effective_date(sealed.recorded_at);
+        let month = day.with_day(1).expect("every month has a first day");
+        for p in postings {
+            let (account, currency) = (p.account().as_str(), p.currency().code().as_str());
+            let amount = p.amount().value();
+            add(
+                &mut periods,
+                ("D", day),
+                account,
+                currency,
+                p.side(),
+                amount,
+            );
+            add(
+                &mut periods,
+                ("M", month),
+                account,
+                currency,
+                p.side(),
+                amount,
+            );
+            for (level, size) in BUCKET_SIZES.iter().enumerate() {
+                let bucket = ((sealed.seq - 1) / size) as i64;
+                add(
+                    &mut buckets,
+                    (level as i16, bucket),
+                    account,
+                    currency,
+                    p.side(),
+                    amount,
+                );
+            }
+        }
+    }
+    if !rates.base.is_empty() {
+        client
+            .execute(
+                &client.prepare_cached(INSERT_RATES).await?,
+                &[
+                    &l,
+                    &rates.base,
+                    &rates.quote,
+                    &rates.day,
+                    &rates.seq,
+                    &rates.rate,
+                ],
+            )
+            .await?;
+    }
+    if periods.is_empty() {
+        return Ok(());
+    }
+    let p = SumColumns::from(&periods);
+    let b = SumColumns::from(&buckets);
+    let periods = async {
+        client
+            .execute(
+                &client.prepare_cached(UPSERT_PERIODS).await?,
+                &[
+                    &l,
+                    &p.a,
+                    &p.b,
+                    &p.account,
+                    &p.currency,
+                    &p.debits,
+                    &p.credits,
+                ],
+            )
+            .await
+    };
+    let buckets = async {
+        client
+            .execute(
+                &client.prepare_cached(UPSERT_BUCKETS).await?,
+                &[
+                    &l,
+                    &b.a,
+                    &b.b,
+                    &b.account,
+                    &b.currency,
+                    &b.debits,
+                    &b.credits,
+                ],
+            )
+            .await
+    };
+    futures_util::try_join!(periods, buckets)?;
+    Ok(())
+}

@@ -1,0 +1,600 @@
+//! Rates in the chain, balances at a date or seq, and converted reports, checked by
+//! hand and against a naive reference computed separately here.
+
+use std::collections::BTreeMap;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str().unwrap_or_else(|| panic!("{v}")).parse().unwrap()
+}
+
+async fn open(app: &TestApp, key: &str, ledger: &str, code: &str, kind: &str) {
+    app.open(key, ledger, code, kind, json!({})).await;
+}
+
+/// Posts a two-line entry `(debit account, credit account, currency, amount, date)`.
+async fn post(app: &TestApp, key: &str, ledger: &str, line: (&str, &str, &str, &str, &str)) {
+    let (debit, credit, currency, amount, date) = line;
+    let body = json!({"effective_date": date, "postings": [
+        {"account": debit, "currency": currency, "debit": amount},
+        {"account": credit, "currency": currency, "credit": amount}]});
+    let r = app
+        .post(key, &format!("/v1/ledgers/{ledger}/transactions"), &body)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+async fn rates(
+    app: &TestApp,
+    key: &str,
+    ledger: &str,
+    rates: &[(&str, &str, &str, &str)],
+) -> crate::helpers::Reply {
+    let rates: Vec<Value> = rates
+        .iter()
+        .map(|(b, q, r, d)| json!({"base": b, "quote": q, "rate": r, "effective_date": d}))
+        .collect();
+    app.post(
+        key,
+        &format!("/v1/ledgers/{ledger}/rates"),
+        &json!({"rates": rates}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn rates_are_events_and_bad_ones_are_refused() {
+    let app = spawn_app().await;
+    let key = app.ledger("fx").await;
+    let r = rates(
+        &app,
+        &key,
+        "fx",
+        &[
+            ("USD", "EUR", "0.92", "2026-01-01"),
+            ("JPY", "EUR", "0.0061", "2026-01-01"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["type"], "rate.published");
+    assert_eq!(
+        r.body["data"]["rates"][1],
+        json!({"base": "JPY", "quote": "EUR", "rate": "0.0061", "effective_date": "2026-01-01"})
+    );
+    let head = app.head_seq("fx").await;
+    for (body, slug) in [
+        (
+            json!({"rates": [{"base": "XXX1", "quote": "EUR", "rate": "1", "effective_date": "2026-01-01"}]}),
+            "unknown-currency",
+        ),
+        (
+            json!({"rates": [{"base": "EUR", "quote": "EUR", "rate": "1", "effective_date": "2026-01-01"}]}),
+            "invalid-field",
+        ),
+        (
+            json!({"rates": [{"base": "USD", "quote": "EUR", "rate": "0", "effective_date": "2026-01-01"}]}),
+            "invalid-field",
+        ),
+        (
+            json!({"rates": [{"base": "USD", "quote": "EUR", "rate": "-1", "effective_date": "2026-01-01"}]}),
+            "invalid-field",
+        ),
+        (
+            json!({"rates": [{"base": "USD", "quote": "EUR", "rate": "1", "effective_date": "2026-13-01"}]}),
+            "invalid-field",
+        ),
+        (json!({"rates": []}), "invalid-field"),
+    ] {
+        app.post(&key, "/v1/ledgers/fx/rates", &body)
+            .await
+            .assert_problem(422, slug);
+    }
+    assert_eq!(app.head_seq("fx").await, head);
+    assert!(app.verify("fx").await.ok());
+}
+
+/// Balances at a date count entries by effective date; at a seq, by position in the
+/// log, across bucket boundaries and inside a partial bucket.
+#[tokio::test]
+async fn balances_at_a_date_or_a_seq() {
+    let app = spawn_app().await;
+    let key = app.ledger("acme").await;
+    open(&app, &key, "acme", "assets:cash", "asset").await;
+    open(&app, &key, "acme", "income:sales", "income").await;
+    post(
+        &app,
+        &key,
+        "acme",
+        ("assets:cash", "income:sales", "EUR", "10.00", "2026-01-31"),
+    )
+    .await;
+    post(
+        &app,
+        &key,
+        "acme",
+        ("assets:cash", "income:sales", "EUR", "5.00", "2026-03-01"),
+    )
+    .await;
+    // Back-dated: recorded later, effective earlier.
+    post(
+        &app,
+        &key,
+        "acme",
+        ("assets:cash", "income:sales", "EUR", "1.00", "2026-01-15"),
+    )
+    .await;
+    let at = |q: &str| {
+        let app = &app;
+        let q = q.to_owned();
+        async move {
+            let r = app
+                .get(&app.admin, &format!("/v1/ledgers/acme/balances?{q}"))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.body["balances"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|b| b["account"] == "assets:cash")
+                .map_or("none".to_owned(), |b| {
+                    b["balance"].as_str().unwrap().to_owned()
+                })
+        }
+    };
+    assert_eq!(at("as_of=2026-01-14").await, "none");
+    assert_eq!(at("as_of=2026-01-15").await, "1.00");
+    assert_eq!(at("as_of=2026-02-28").await, "11.00");
+    assert_eq!(at("as_of=2026-03-01").await, "16.00");
+    // seq 1 ledger, 2-3 accounts, 4-6 the entries.
+    assert_eq!(at("as_of_seq=4").await, "10.00");
+    assert_eq!(at("as_of_seq=5").await, "15.00");
+    assert_eq!(at("as_of_seq=6").await, "16.00");
+
+    // 700 more entries of 1.00 in batches: seqs 7..=706 cross buckets of 256.
+    for chunk in 0..7 {
+        let entries: Vec<Value> = (0..100)
+            .map(|_| {
+                json!({"effective_date": "2026-04-01", "postings": [
+                {"account": "assets:cash", "currency": "EUR", "debit": "1.00"},
+                {"account": "income:sales", "currency": "EUR", "credit": "1.00"}]})
+            })
+            .collect();
+        let r = app
+            .post(
+                &key,
+                "/v1/ledgers/acme/transactions/batch",
+                &json!({"entries": entries}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "chunk {chunk}: {}", r.text);
+    }
+    for seq in [255u64, 256, 257, 300, 512, 513, 706] {
+        let expected = Decimal::from(16) + Decimal::from(seq - 6);
+        assert_eq!(
+            at(&format!("as_of_seq={seq}")).await,
+            format!("{expected}.00"),
+            "seq {seq}"
+        );
+    }
+    let r = app
+        .get(&app.admin, "/v1/ledgers/acme/balances?as_of_seq=707")
+        .await;
+    r.assert_problem(422, "invalid-request");
+    let r = app
+        .get(&app.admin, "/v1/ledgers/acme/balances?as_of=2026-02-30")
+        .await;
+    r.assert_problem(422, "invalid-request");
+    let r = app
+        .get(
+            &app.admin,
+            "/v1/ledgers/acme/balances?as_of=2026-01-01&as_of_seq=3",
+        )
+        .await;
+    r.assert_problem(422, "invalid-request");
+}
+
+/// Converted reports worked out by hand: closing and historical rates, roll-up, the
+/// balance sheet's equation, the income statement's period, refusals.
+#[tokio::test]
+async fn converted_reports_by_hand() {
+    let app = spawn_app().await;
+    let key = app.ledger("acme").await;
+    for (code, kind) in [
+        ("assets:bank:usd", "asset"),
+        ("assets:bank:eur", "asset"),
+        ("income:sales", "income"),
+        ("equity:capital", "equity"),
+    ] {
+        open(&app, &key, "acme", code, kind).await;
+    }
+    // Rates to EUR: USD 0.90 from Jan, 0.80 from Feb.
+    let r = rates(
+        &app,
+        &key,
+        "acme",
+        &[
+            ("USD", "EUR", "0.90", "2026-01-01"),
+            ("USD", "EUR", "0.80", "2026-02-01"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    post(
+        &app,
+        &key,
+        "acme",
+        (
+            "assets:bank:eur",
+            "equity:capital",
+            "EUR",
+            "50.00",
+            "2026-01-05",
+        ),
+    )
+    .await;
+    post(
+        &app,
+        &key,
+        "acme",
+        (
+            "assets:bank:usd",
+            "income:sales",
+            "USD",
+            "100.00",
+            "2026-01-10",
+        ),
+    )
+    .await;
+    post(
+        &app,
+        &key,
+        "acme",
+        (
+            "assets:bank:usd",
+            "income:sales",
+            "USD",
+            "10.00",
+            "2026-02-10",
+        ),
+    )
+    .await;
+
+    let tb = app
+        .get(
+            &key,
+            "/v1/ledgers/acme/reports/trial-balance?as_of=2026-02-28",
+        )
+        .await;
+    assert_eq!(tb.status, 200, "{}", tb.text);
+    // Closing at 0.80: 110 USD = 88.00 EUR.
+    let line = |r: &crate::helpers::Reply, account: &str, currency: &str| {
+        r.body["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["account"] == account && l["currency"] == currency)
+            .cloned()
+            .unwrap_or_else(|| panic!("{account} {currency}: {}", r.text))
+    };
+    assert_eq!(
+        line(&tb, "assets:bank:usd", "USD")["native_debit"],
+        "110.00"
+    );
+    assert_eq!(line(&tb, "assets:bank:usd", "USD")["debit"], "88.00");
+    assert_eq!(line(&tb, "income:sales", "USD")["credit"], "88.00");
+    assert_eq!(
+        tb.body["totals"],
+        json!({"debit": "138.00", "credit": "138.00"})
+    );
+    assert_eq!(tb.body["rates"][0]["published"][0]["seq"], r.body["seq"]);
+
+    // Historical: 100 × 0.90 + 10 × 0.80 = 98.00.
+    let hist = app
+        .get(
+            &key,
+            "/v1/ledgers/acme/reports/trial-balance?as_of=2026-02-28&rate=historical&depth=2",
+        )
+        .await;
+    assert_eq!(
+        line(&hist, "assets:bank", "USD")["debit"],
+        "98.00",
+        "{}",
+        hist.text
+    );
+    assert_eq!(hist.body["totals"]["debit"], hist.body["totals"]["credit"]);
+
+    // Balance sheet: assets 138.00 = equity 50.00 + current earnings 88.00.
+    let bs = app
+        .get(
+            &key,
+            "/v1/ledgers/acme/reports/balance-sheet?as_of=2026-02-28&depth=1",
+        )
+        .await;
+    assert_eq!(bs.status, 200, "{}", bs.text);
+    assert_eq!(bs.body["totals"]["assets"], "138.00");
+    assert_eq!(bs.body["totals"]["liabilities_and_equity"], "138.00");
+    assert_eq!(bs.body["totals"]["current_earnings"], "88.00");
+
+    // February only: 10 USD of sales at 0.80 = 8.00.
+    let is = app
+        .get(
+            &key,
+            "/v1/ledgers/acme/reports/income-statement?from=2026-02-01&to=2026-02-28",
+        )
+        .await;
+    assert_eq!(is.body["totals"]["net_income"], "8.00", "{}", is.text);
+
+    // Before any rate: every missing pair is named, nothing is guessed.
+    let early = app
+        .get(
+            &key,
+            "/v1/ledgers/acme/reports/trial-balance?as_of=2025-12-31&currency=JPY",
+        )
+        .await;
+    assert_eq!(early.status, 200, "{}", early.text);
+    let missing = app
+        .get(
+            &key,
+            "/v1/ledgers/acme/reports/trial-balance?as_of=2026-02-28&currency=JPY",
+        )
+        .await;
+    missing.assert_problem(422, "missing-rates");
+    assert!(
+        missing.body["detail"].as_str().unwrap().contains("EUR/JPY"),
+        "{}",
+        missing.text
+    );
+    assert!(
+        missing.body["detail"].as_str().unwrap().contains("USD/JPY"),
+        "{}",
+        missing.text
+    );
+
+    for (path, slug) in [
+        ("trial-balance?currency=XXX1", "unknown-currency"),
+        ("trial-balance?rate=spot", "invalid-field"),
+        ("trial-balance?as_of=yesterday", "invalid-request"),
+        ("trial-balance?depth=0", "invalid-request"),
+        (
+            "income-statement?from=2026-03-01&to=2026-02-01",
+            "invalid-request",
+        ),
+        ("income-statement?as_of=2026-02-01", "invalid-request"),
+        ("balance-sheet?from=2026-02-01", "invalid-request"),
+    ] {
+        app.get(&key, &format!("/v1/ledgers/acme/reports/{path}"))
+            .await
+            .assert_problem(422, slug);
+    }
+
+    // The same query at the same head gives the same bytes, also as CSV.
+    let again = app
+        .get(
+            &key,
+            "/v1/ledgers/acme/reports/trial-balance?as_of=2026-02-28",
+        )
+        .await;
+    assert_eq!(again.text, tb.text);
+    let csv = app
+        .http
+        .get(app.url("/v1/ledgers/acme/reports/trial-balance?as_of=2026-02-28"))
+        .bearer_auth(&key)
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.starts_with("account,type,currency,native_debit,native_credit,debit,credit\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("assets:bank:usd,asset,USD,110.00,,88.00,\n"),
+        "{csv}"
+    );
+}
+
+#[tokio::test]
+async fn reports_on_an_empty_ledger_are_empty() {
+    let app = spawn_app().await;
+    let key = app.ledger("empty").await;
+    for report in ["trial-balance", "balance-sheet", "income-statement"] {
+        let r = app
+            .get(
+                &key,
+                &format!("/v1/ledgers/empty/reports/{report}?currency=USD"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{report}: {}", r.text);
+        assert_eq!(r.body["seq"], 1);
+    }
+    let tb = app
+        .get(&key, "/v1/ledgers/empty/reports/trial-balance")
+        .await;
+    assert_eq!(tb.body["lines"], json!([]));
+    assert_eq!(
+        tb.body["totals"],
+        json!({"debit": "0.00", "credit": "0.00"})
+    );
+    app.get(&key, "/v1/ledgers/nope/reports/trial-balance")
+        .await
+        .assert_problem(403, "forbidden");
+}
+
+// ---- The reference: a deliberately naive second computation ----
+
+const CURRENCIES: [(&str, u32); 5] = [("EUR", 2), ("USD", 2), ("JPY", 0), ("BHD", 3), ("GBP", 2)];
+
+/// The rates a test published, looked up the slow way.
+struct NaiveRates(Vec<(String, String, Decimal, String)>);
+
+impl NaiveRates {
+    fn direct(&self, from: &str, to: &str, day: &str) -> Option<Decimal> {
+        // Later in the list = later seq, so `>=` keeps the last publication of a day.
+        let mut best: Option<(&str, Decimal)> = None;
+        for (b, q, r, d) in &self.0 {
+            if b == from
+                && q == to
+                && d.as_str() <= day
+                && best.is_none_or(|(bd, _)| d.as_str() >= bd)
+            {
+                best = Some((d, *r));
+            }
+        }
+        best.map(|(_, r)| r)
+    }
+
+    fn rate(&self, from: &str, to: &str, day: &str) -> Option<Decimal> {
+        if from == to {
+            return Some(Decimal::ONE);
+        }
+        let step = |a: &str, b: &str| {
+            self.direct(a, b, day)
+                .or_else(|| self.direct(b, a, day).map(|r| Decimal::ONE / r))
+        };
+        step(from, to).or_else(|| Some(step(from, "EUR")? * step("EUR", to)?))
+    }
+}
+
+fn round_even(v: Decimal, scale: u32) -> Decimal {
+    let mut r = v.round_dp_with_strategy(scale, RoundingStrategy::MidpointNearestEven);
+    r.rescale(scale);
+    r
+}
+
+#[tokio::test]
+async fn converted_reports_agree_with_a_naive_reference_to_the_minor_unit() {
+    let app = spawn_app().await;
+    let key = app.ledger("world").await;
+    let accounts = [
+        ("assets:cash", "asset"),
+        ("assets:bank", "asset"),
+        ("liabilities:loans", "liability"),
+        ("income:sales", "income"),
+        ("expenses:rent", "expense"),
+        ("equity:capital", "equity"),
+    ];
+    for (code, kind) in accounts {
+        open(&app, &key, "world", code, kind).await;
+    }
+    let mut rng = StdRng::seed_from_u64(42);
+    let days: Vec<String> = (1..=28)
+        .step_by(3)
+        .map(|d| format!("2026-02-{d:02}"))
+        .collect();
+    // Rates to and from EUR (and one direct USD→JPY) on several days.
+    let mut published = Vec::new();
+    for day in days.iter().step_by(2) {
+        let mut batch = Vec::new();
+        for (code, _) in &CURRENCIES[1..] {
+            let rate = Decimal::new(rng.gen_range(50..5000), 3);
+            let (base, quote) = if rng.gen_bool(0.5) {
+                (*code, "EUR")
+            } else {
+                ("EUR", *code)
+            };
+            batch.push(json!({"base": base, "quote": quote, "rate": rate.to_string(), "effective_date": day}));
+            published.push((base.to_owned(), quote.to_owned(), rate, day.clone()));
+        }
+        let usd_jpy = Decimal::new(rng.gen_range(100_000..200_000), 3);
+        batch.push(json!({"base": "USD", "quote": "JPY", "rate": usd_jpy.to_string(), "effective_date": day}));
+        published.push(("USD".into(), "JPY".into(), usd_jpy, day.clone()));
+        let r = app
+            .post(&key, "/v1/ledgers/world/rates", &json!({"rates": batch}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let naive = NaiveRates(published);
+    // A few hundred entries: (debit, credit, currency, minor units, day).
+    let mut entries = Vec::new();
+    for _ in 0..300 {
+        let (currency, scale) = CURRENCIES[rng.gen_range(0..CURRENCIES.len())];
+        let a = rng.gen_range(0..accounts.len());
+        let b = (a + rng.gen_range(1..accounts.len())) % accounts.len();
+        let units = rng.gen_range(1..1_000_000i64);
+        let amount = Decimal::new(units, scale);
+        let day = days[rng.gen_range(0..days.len())].clone();
+        entries.push((accounts[a].0, accounts[b].0, currency, amount, day));
+    }
+    for chunk in entries.chunks(100) {
+        let body: Vec<Value> = chunk
+            .iter()
+            .map(|(d, c, cur, amount, day)| {
+                json!({"effective_date": day, "postings": [
+                {"account": d, "currency": cur, "debit": amount.to_string()},
+                {"account": c, "currency": cur, "credit": amount.to_string()}]})
+            })
+            .collect();
+        let r = app
+            .post(
+                &key,
+                "/v1/ledgers/world/transactions/batch",
+                &json!({"entries": body}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+
+    let as_of = "2026-02-28";
+    for (to, to_scale) in [("EUR", 2u32), ("USD", 2), ("JPY", 0), ("BHD", 3)] {
+        for mode in ["closing", "historical"] {
+            // The reference: every posting converted on its own, summed per line.
+            let mut lines: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+            for (d, c, cur, amount, day) in &entries {
+                let rate_day = if mode == "closing" {
+                    as_of
+                } else {
+                    day.as_str()
+                };
+                let rate = naive
+                    .rate(cur, to, rate_day)
+                    .unwrap_or_else(|| panic!("{cur}/{to} {rate_day}"));
+                *lines.entry((d.to_string(), cur.to_string())).or_default() += *amount * rate;
+                *lines.entry((c.to_string(), cur.to_string())).or_default() -= *amount * rate;
+            }
+            let r = app
+                .get(&key, &format!("/v1/ledgers/world/reports/trial-balance?as_of={as_of}&currency={to}&rate={mode}"))
+                .await;
+            assert_eq!(r.status, 200, "{to} {mode}: {}", r.text);
+            let mut got: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+            for l in r.body["lines"].as_array().unwrap() {
+                let value = if l["debit"].is_string() && !l["debit"].as_str().unwrap().is_empty() {
+                    dec(&l["debit"])
+                } else {
+                    -dec(&l["credit"])
+                };
+                got.insert(
+                    (
+                        l["account"].as_str().unwrap().into(),
+                        l["currency"].as_str().unwrap().into(),
+                    ),
+                    value,
+                );
+            }
+            for ((account, cur), exact) in &lines {
+                let expected = round_even(*exact, to_scale);
+                let actual = got
+                    .get(&(account.clone(), cur.clone()))
+                    .copied()
+                    .unwrap_or_default();
+                assert_eq!(
+                    actual, expected,
+                    "{to} {mode} {account} {cur}: exact {exact}"
+                );
+            }
+            assert_eq!(
+                r.body["totals"]["debit"], r.body["totals"]["credit"],
+                "{to} {mode}"
+            );
+        }
+    }
+}
