@@ -185,6 +185,86 @@ pub fn convert(
     })
 }
 
+/// A balance sheet: asset, liability and equity lines, current earnings (the net of
+/// income and expenses), and what keeps assets = liabilities + equity + earnings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BalanceSheet {
+    pub lines: Vec<Line>,
+    /// Signed like the lines (a credit is negative).
+    pub earnings: Decimal,
+    /// Historical rates only: assets and liabilities stand at the closing rate, equity
+    /// and earnings at the rates of their postings (the current-rate method); the
+    /// difference is this line, in equity. Zero at closing rates.
+    pub translation_adjustment: Decimal,
+    pub rounding: Decimal,
+    pub rates: Vec<Used>,
+}
+
+impl BalanceSheet {
+    pub fn sum_of(&self, types: &[AccountType]) -> Decimal {
+        self.lines
+            .iter()
+            .filter(|l| types.contains(&l.account_type))
+            .map(|l| l.converted)
+            .sum()
+    }
+}
+
+pub fn balance_sheet(
+    movements: &[Movement],
+    book: &RateBook,
+    to: &Currency,
+    base: &CurrencyCode,
+    mode: RateMode,
+    at: NaiveDate,
+    depth: Option<usize>,
+) -> Result<BalanceSheet, CoreError> {
+    use AccountType::*;
+    let closing = convert(movements, book, to, base, RateMode::Closing, at, depth)?;
+    if mode == RateMode::Closing {
+        return Ok(BalanceSheet {
+            earnings: closing.sum_of(&[Income, Expense]),
+            lines: closing
+                .lines
+                .into_iter()
+                .filter(|l| matches!(l.account_type, Asset | Liability | Equity))
+                .collect(),
+            translation_adjustment: Decimal::ZERO,
+            rounding: closing.rounding,
+            rates: closing.rates,
+        });
+    }
+    let historical = convert(movements, book, to, base, RateMode::Historical, at, depth)?;
+    let mut lines: Vec<Line> = closing
+        .lines
+        .into_iter()
+        .filter(|l| matches!(l.account_type, Asset | Liability))
+        .chain(
+            historical
+                .lines
+                .iter()
+                .filter(|l| l.account_type == Equity)
+                .cloned(),
+        )
+        .collect();
+    lines.sort_by(|a, b| (&a.account, &a.currency).cmp(&(&b.account, &b.currency)));
+    let earnings = historical.sum_of(&[Income, Expense]);
+    let signed_total: Decimal = lines.iter().map(|l| l.converted).sum::<Decimal>() + earnings;
+    let mut rates = closing.rates;
+    rates.extend(historical.rates);
+    Ok(BalanceSheet {
+        lines,
+        earnings,
+        translation_adjustment: if signed_total.is_zero() {
+            Decimal::ZERO
+        } else {
+            -signed_total
+        },
+        rounding: Decimal::ZERO,
+        rates,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +388,46 @@ mod tests {
         // 0.006 → 0.01 (three times); -0.018 → -0.02.
         assert_eq!(r.rounding, "-0.01".parse().unwrap());
         assert_eq!(r.converted_debits(), r.converted_credits());
+    }
+
+    #[test]
+    fn historically_the_balance_sheet_shows_a_translation_adjustment() {
+        use AccountType::*;
+        // 100 USD of capital in January (0.9) and 10 USD of sales in February (0.8);
+        // the 110 USD of cash stand at the closing 0.8 = 88.00.
+        let moves = [
+            m("assets:cash", Asset, "USD", "2026-01-10", "100.00"),
+            m("equity:capital", Equity, "USD", "2026-01-10", "-100.00"),
+            m("assets:cash", Asset, "USD", "2026-02-10", "10.00"),
+            m("income:sales", Income, "USD", "2026-02-10", "-10.00"),
+        ];
+        let bs = balance_sheet(
+            &moves,
+            &book(),
+            &eur(),
+            &c("EUR"),
+            RateMode::Historical,
+            d("2026-02-28"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(bs.sum_of(&[Asset]), "88.00".parse().unwrap());
+        // Capital 90.00 and earnings 8.00 at their own rates: 98.00; assets are 10.00 short.
+        assert_eq!(bs.sum_of(&[Equity]), "-90.00".parse().unwrap());
+        assert_eq!(bs.earnings, "-8.00".parse().unwrap());
+        assert_eq!(bs.translation_adjustment, "10.00".parse().unwrap());
+        let closing = balance_sheet(
+            &moves,
+            &book(),
+            &eur(),
+            &c("EUR"),
+            RateMode::Closing,
+            d("2026-02-28"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(closing.translation_adjustment, Decimal::ZERO);
+        assert_eq!(closing.sum_of(&[Equity]), "-80.00".parse().unwrap());
     }
 
     #[test]

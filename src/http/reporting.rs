@@ -14,7 +14,7 @@ use crate::core::currency::{Currency, CurrencyCode};
 use crate::core::decide::Command;
 use crate::core::ledger::LedgerId;
 use crate::core::rates::{parse_rate, Rate, Used, Via};
-use crate::core::reports::{self, Line, Movement, RateMode, Report};
+use crate::core::reports::{self, Line, Movement, RateMode};
 use crate::core::{limits, CoreError};
 use crate::store::events::Head;
 use crate::store::reporting::{self as store, dawn, AsOf};
@@ -185,6 +185,8 @@ pub struct ReportQuery {
     /// Income statement: first and last day of the period.
     from: Option<String>,
     to: Option<String>,
+    /// Only accounts under this prefix (`assets:bank` takes `assets:bank:eur`).
+    account: Option<String>,
 }
 
 struct Params {
@@ -194,6 +196,7 @@ struct Params {
     mode: RateMode,
     depth: Option<usize>,
     book: crate::core::rates::RateBook,
+    prefix: Option<String>,
 }
 
 async fn params(
@@ -221,6 +224,18 @@ async fn params(
             limits::ACCOUNT_SEGMENTS_MAX
         )));
     }
+    let prefix = match &q.account {
+        Some(prefix) => {
+            let code = crate::core::account::AccountCode::parse(prefix)?;
+            if !store::prefix_exists(&state.pool, &ledger, code.as_str()).await? {
+                return Err(
+                    CoreError::AccountNotFound(format!("{code} (no account under it)")).into(),
+                );
+            }
+            Some(code.as_str().to_owned())
+        }
+        None => None,
+    };
     Ok(Params {
         ledger,
         currency,
@@ -228,6 +243,7 @@ async fn params(
         mode,
         depth: q.depth,
         book,
+        prefix,
     })
 }
 
@@ -254,7 +270,16 @@ async fn movements(
     let read = store::movements_by_day(&state.pool, &p.ledger, from, to).await?;
     let head = read.head.ok_or_else(|| not_found(&p.ledger))?;
     let mut out = Vec::with_capacity(read.rows.len());
-    for r in read.rows {
+    let under = |account: &str| match &p.prefix {
+        Some(prefix) => {
+            account == prefix
+                || account
+                    .strip_prefix(prefix.as_str())
+                    .is_some_and(|rest| rest.starts_with(':'))
+        }
+        None => true,
+    };
+    for r in read.rows.into_iter().filter(|r| under(&r.movement.account)) {
         let (account_type, currency) = parse(&r.movement.account_type, &r.movement.currency)?;
         out.push(Movement {
             account: r.movement.account,
@@ -289,10 +314,9 @@ fn via(used: &Used) -> Value {
     }
 }
 
-fn rates_json(report: &Report, mode: RateMode) -> Value {
+fn rates_json(rates: &[Used], mode: RateMode) -> Value {
     Value::Array(
-        report
-            .rates
+        rates
             .iter()
             .map(|u| {
                 let mut v = json!({
@@ -354,7 +378,7 @@ fn summary_row(label: &str, to: &CurrencyCode, value: Decimal) -> Vec<Value> {
     ]
 }
 
-fn common(p: &Params, report: &Report) -> Map<String, Value> {
+fn common(p: &Params, rates: &[Used]) -> Map<String, Value> {
     let mut extra = Map::new();
     extra.insert("currency".into(), json!(p.currency.code().as_str()));
     extra.insert(
@@ -365,7 +389,8 @@ fn common(p: &Params, report: &Report) -> Map<String, Value> {
         }),
     );
     extra.insert("depth".into(), json!(p.depth));
-    extra.insert("rates".into(), rates_json(report, p.mode));
+    extra.insert("rates".into(), rates_json(rates, p.mode));
+    extra.insert("account".into(), json!(p.prefix));
     extra
 }
 
@@ -380,13 +405,17 @@ pub async fn trial_balance(
     refuse_period(&query)?;
     let at = day("as_of", query.as_of.as_deref())?.unwrap_or_else(today);
     let (head, moves) = movements(&state, &p, dawn(), at).await?;
-    let report = reports::convert(&moves, &p.book, &p.currency, &p.base, p.mode, at, p.depth)?;
+    let mut report = reports::convert(&moves, &p.book, &p.currency, &p.base, p.mode, at, p.depth)?;
+    if p.prefix.is_some() {
+        // Part of the accounts does not balance: there is nothing to round to.
+        report.rounding = Decimal::ZERO;
+    }
     let to = p.currency.code();
     let mut rows: Vec<Vec<Value>> = report.lines.iter().map(|l| line_row(l, to)).collect();
     if !report.rounding.is_zero() {
         rows.push(summary_row("rounding", to, report.rounding));
     }
-    let mut extra = common(&p, &report);
+    let mut extra = common(&p, &report.rates);
     extra.insert("as_of".into(), json!(at.to_string()));
     extra.insert(
         "totals".into(),
@@ -424,32 +453,39 @@ pub async fn balance_sheet(
     refuse_period(&query)?;
     let at = day("as_of", query.as_of.as_deref())?.unwrap_or_else(today);
     let (head, moves) = movements(&state, &p, dawn(), at).await?;
-    let report = reports::convert(&moves, &p.book, &p.currency, &p.base, p.mode, at, p.depth)?;
+    let mut bs =
+        reports::balance_sheet(&moves, &p.book, &p.currency, &p.base, p.mode, at, p.depth)?;
+    if p.prefix.is_some() {
+        bs.rounding = Decimal::ZERO;
+        bs.translation_adjustment = Decimal::ZERO;
+    }
     let to = p.currency.code();
     // Income and expense accounts are not listed: their net is current earnings.
-    let earnings = report.sum_of(&[Income, Expense]);
-    let mut rows: Vec<Vec<Value>> = report
-        .lines
-        .iter()
-        .filter(|l| matches!(l.account_type, Asset | Liability | Equity))
-        .map(|l| line_row(l, to))
-        .collect();
-    rows.push(summary_row("current earnings", to, earnings));
-    if !report.rounding.is_zero() {
-        rows.push(summary_row("rounding", to, report.rounding));
+    let mut rows: Vec<Vec<Value>> = bs.lines.iter().map(|l| line_row(l, to)).collect();
+    rows.push(summary_row("current earnings", to, bs.earnings));
+    if !bs.translation_adjustment.is_zero() {
+        rows.push(summary_row(
+            "translation adjustment",
+            to,
+            bs.translation_adjustment,
+        ));
     }
-    let assets = report.sum_of(&[Asset]) + report.rounding.max(Decimal::ZERO);
-    let claims =
-        -(report.sum_of(&[Liability, Equity]) + earnings) + (-report.rounding).max(Decimal::ZERO);
-    let mut extra = common(&p, &report);
+    if !bs.rounding.is_zero() {
+        rows.push(summary_row("rounding", to, bs.rounding));
+    }
+    let assets = bs.sum_of(&[Asset]) + bs.rounding.max(Decimal::ZERO);
+    let claims = -(bs.sum_of(&[Liability, Equity]) + bs.earnings + bs.translation_adjustment)
+        + (-bs.rounding).max(Decimal::ZERO);
+    let mut extra = common(&p, &bs.rates);
     extra.insert("as_of".into(), json!(at.to_string()));
     extra.insert(
         "totals".into(),
         json!({
             "assets": money(assets, to),
-            "liabilities": money(-report.sum_of(&[Liability]), to),
-            "equity": money(-report.sum_of(&[Equity]), to),
-            "current_earnings": money(-earnings, to),
+            "liabilities": money(-bs.sum_of(&[Liability]), to),
+            "equity": money(-bs.sum_of(&[Equity]), to),
+            "current_earnings": money(-bs.earnings, to),
+            "translation_adjustment": money(-bs.translation_adjustment, to),
             "liabilities_and_equity": money(claims, to),
         }),
     );
@@ -503,7 +539,7 @@ pub async fn income_statement(
     let net_income = -report.sum_of(&[Income, Expense]);
     let mut rows: Vec<Vec<Value>> = report.lines.iter().map(|l| line_row(l, to)).collect();
     rows.push(summary_row("net income", to, -net_income));
-    let mut extra = common(&p, &report);
+    let mut extra = common(&p, &report.rates);
     extra.insert("from".into(), json!(from_day.to_string()));
     extra.insert("to".into(), json!(to_day.to_string()));
     extra.insert(

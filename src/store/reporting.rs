@@ -79,6 +79,21 @@ pub fn dawn() -> NaiveDate {
     NaiveDate::from_ymd_opt(1, 1, 1).expect("a valid date")
 }
 
+/// Whether any account is `prefix` or under it.
+pub async fn prefix_exists(
+    pool: &Pool,
+    ledger: &LedgerId,
+    prefix: &str,
+) -> Result<bool, StoreError> {
+    const SQL: &str = "SELECT EXISTS (SELECT 1 FROM accounts WHERE ledger_id = $1 \
+                       AND (code = $2 OR starts_with(code, $2 || ':')))";
+    let client = pool.get().await?;
+    Ok(client
+        .query_one(SQL, &[&ledger.as_str(), &prefix])
+        .await?
+        .get(0))
+}
+
 pub async fn ledger_and_rates(
     pool: &Pool,
     ledger: &LedgerId,

@@ -322,6 +322,45 @@ async fn converted_reports_by_hand() {
     assert_eq!(bs.body["totals"]["liabilities_and_equity"], "138.00");
     assert_eq!(bs.body["totals"]["current_earnings"], "88.00");
 
+    // Historical: cash at the closing 0.80 (50.00 + 88.00), capital and earnings at
+    // their own rates (50.00 + 90.00 + 8.00): a translation adjustment of -10.00.
+    let bs = app
+        .get(
+            &key,
+            "/v1/ledgers/acme/reports/balance-sheet?as_of=2026-02-28&rate=historical",
+        )
+        .await;
+    assert_eq!(bs.body["totals"]["assets"], "138.00", "{}", bs.text);
+    assert_eq!(bs.body["totals"]["current_earnings"], "98.00");
+    assert_eq!(bs.body["totals"]["translation_adjustment"], "-10.00");
+    assert_eq!(bs.body["totals"]["liabilities_and_equity"], "138.00");
+
+    // Only what is under a prefix.
+    let bank = app
+        .get(
+            &key,
+            "/v1/ledgers/acme/reports/trial-balance?as_of=2026-02-28&account=assets:bank",
+        )
+        .await;
+    let accounts: Vec<&str> = bank.body["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        accounts,
+        ["assets:bank:eur", "assets:bank:usd"],
+        "{}",
+        bank.text
+    );
+    app.get(
+        &key,
+        "/v1/ledgers/acme/reports/trial-balance?account=assets:ban",
+    )
+    .await
+    .assert_problem(422, "account-not-found");
+
     // February only: 10 USD of sales at 0.80 = 8.00.
     let is = app
         .get(
