@@ -106,6 +106,7 @@ impl Application {
             pool,
             writers,
             keys: KeyCache::default(),
+            currencies: Default::default(),
         };
         let listener = TcpListener::bind(listen)?;
         let port = listener.local_addr()?.port();

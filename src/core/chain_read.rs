@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::account::{AccountCode, AccountFlags, AccountType};
-use super::currency::{Currency, CurrencyCode};
+use super::currency::{Currency, CurrencyBook, CurrencyCode};
 use super::entry::Entry;
 use super::event::EventBody;
 use super::hash::Hash;
@@ -75,7 +75,17 @@ fn read_body(event: &Value) -> Result<EventBody, CoreError> {
                 currency: data
                     .get("currency")
                     .and_then(Value::as_str)
-                    .map(currency)
+                    .map(|code| match currency(code) {
+                        Ok(iso) => Ok(iso),
+                        // A custom asset: its scale is in its currency.registered.
+                        Err(_) => Currency::custom(
+                            CurrencyCode::parse(code)?,
+                            data.get("currency_scale")
+                                .and_then(Value::as_u64)
+                                .ok_or_else(|| invalid("currency_scale"))?
+                                as u32,
+                        ),
+                    })
                     .transpose()?,
                 flags: AccountFlags::parse(flags.iter().filter_map(Value::as_str))?,
             })
@@ -91,6 +101,13 @@ fn read_body(event: &Value) -> Result<EventBody, CoreError> {
                 .parse()
                 .map_err(|_| invalid("reverses"))?,
             entry: read_entry(event, data)?,
+        }),
+        "currency.registered" => Ok(EventBody::CurrencyRegistered {
+            code: CurrencyCode::parse(text(data, "code")?)?,
+            scale: data
+                .get("scale")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| invalid("scale"))? as u32,
         }),
         "rate.published" => {
             let rates = data
@@ -146,13 +163,92 @@ pub fn postings_from_json(event: &Value) -> Result<Vec<Posting>, CoreError> {
         .enumerate()
         .map(|(i, p)| {
             let side = |name: &str| p.get(name).and_then(Value::as_str);
-            Posting::parse(
+            let currency = text(p, "currency")?;
+            // The chain writes every amount at exactly its currency's scale, so a
+            // custom asset's scale is read off its amount.
+            let mut book = CurrencyBook::default();
+            let code = CurrencyCode::parse(currency)?;
+            if Currency::iso(&code).is_err() {
+                let amount = side("debit").or(side("credit")).unwrap_or("");
+                let scale = amount.split_once('.').map_or(0, |(_, f)| f.len() as u32);
+                book.register(code, scale);
+            }
+            Posting::parse_in(
                 i,
                 text(p, "account")?,
-                text(p, "currency")?,
+                currency,
                 side("debit"),
                 side("credit"),
+                &book,
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::event::{now_micros, seal};
+    use crate::core::money::Amount;
+    use crate::core::posting::Side;
+
+    /// Rates, custom assets and entries in them read back exactly as sealed.
+    #[test]
+    fn reporting_events_read_back_as_sealed() {
+        let btc = Currency::custom(CurrencyCode::parse("BTC").unwrap(), 8).unwrap();
+        let amount = Amount::parse("0.00000120", &btc).unwrap();
+        let posting = |account: &str, side| {
+            Posting::new(
+                AccountCode::parse(account).unwrap(),
+                btc.clone(),
+                side,
+                amount,
+            )
+        };
+        let bodies = [
+            EventBody::CurrencyRegistered {
+                code: btc.code().clone(),
+                scale: 8,
+            },
+            EventBody::AccountOpened {
+                code: AccountCode::parse("assets:btc").unwrap(),
+                account_type: AccountType::Asset,
+                currency: Some(btc.clone()),
+                flags: AccountFlags::default(),
+            },
+            EventBody::RatesPublished {
+                rates: vec![Rate {
+                    base: btc.code().clone(),
+                    quote: CurrencyCode::parse("EUR").unwrap(),
+                    rate: "61234.5".parse().unwrap(),
+                    effective_date: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+                }],
+            },
+            EventBody::TransactionPosted {
+                entry: Entry::new(
+                    vec![
+                        posting("assets:btc", Side::Debit),
+                        posting("equity:capital", Side::Credit),
+                    ],
+                    "coins".into(),
+                    NaiveDate::from_ymd_opt(2026, 3, 2),
+                    Map::new(),
+                )
+                .unwrap(),
+            },
+        ];
+        let ledger = LedgerId::parse("vault").unwrap();
+        for (i, body) in bodies.into_iter().enumerate() {
+            let sealed = seal(
+                &ledger,
+                i as u64 + 2,
+                Hash::GENESIS,
+                Uuid::now_v7(),
+                now_micros(),
+                &body,
+            );
+            let read = read_event(&serde_json::from_str(&sealed.canonical).unwrap()).unwrap();
+            assert_eq!(read.body, body, "{}", sealed.canonical);
+        }
+    }
 }

@@ -1,6 +1,7 @@
-//! Currencies: ISO 4217 codes with their minor units, plus (later) custom assets
-//! registered per ledger with an explicit scale.
+//! Currencies: ISO 4217 codes with their minor units, plus custom assets registered
+//! per ledger with an explicit scale (`currency.registered`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use super::{limits, CoreError};
@@ -71,6 +72,49 @@ impl Currency {
 
     pub fn scale(&self) -> u32 {
         self.scale
+    }
+}
+
+/// The currencies one ledger knows beyond ISO 4217: its registered custom assets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CurrencyBook {
+    custom: BTreeMap<CurrencyCode, u32>,
+}
+
+impl CurrencyBook {
+    /// A ledger with no custom assets.
+    pub const EMPTY: CurrencyBook = CurrencyBook {
+        custom: BTreeMap::new(),
+    };
+
+    pub fn register(&mut self, code: CurrencyCode, scale: u32) {
+        self.custom.insert(code, scale);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&CurrencyCode, u32)> {
+        self.custom.iter().map(|(c, s)| (c, *s))
+    }
+
+    pub fn custom(&self, code: &CurrencyCode) -> Option<u32> {
+        self.custom.get(code).copied()
+    }
+
+    /// ISO 4217 first, then the ledger's custom assets.
+    pub fn resolve(&self, code: &str) -> Result<Currency, CoreError> {
+        let code = CurrencyCode::parse(code)?;
+        match Currency::iso(&code) {
+            Ok(iso) => Ok(iso),
+            Err(unknown) => match self.custom.get(&code) {
+                Some(scale) => Currency::custom(code, *scale),
+                None => Err(unknown),
+            },
+        }
+    }
+
+    /// Whether the ledger may use `currency`: ISO, or registered with this scale.
+    pub fn knows(&self, currency: &Currency) -> bool {
+        Currency::iso(currency.code()).is_ok()
+            || self.custom(currency.code()) == Some(currency.scale())
     }
 }
 

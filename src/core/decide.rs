@@ -41,6 +41,11 @@ pub enum Command {
         original: Uuid,
         entry: Entry,
     },
+    /// A custom asset with its scale.
+    RegisterCurrency {
+        code: CurrencyCode,
+        scale: u32,
+    },
     /// Exchange rates, each between two currencies the ledger knows.
     PublishRates {
         rates: Vec<super::rates::Rate>,
@@ -78,7 +83,9 @@ impl Command {
             }
             // Commerce commands name their accounts through `CommerceCommand::accounts`,
             // which needs the orders loaded first.
-            Command::Commerce(_) | Command::PublishRates { .. } => vec![],
+            Command::Commerce(_)
+            | Command::PublishRates { .. }
+            | Command::RegisterCurrency { .. } => vec![],
         }
     }
 }
@@ -139,6 +146,9 @@ fn decide_ledger(state: &LedgerState, command: &Command) -> Result<EventBody, Co
             if state.accounts.contains_key(code) {
                 return Err(CoreError::AccountExists(code.to_string()));
             }
+            if let Some(c) = currency.as_ref().filter(|c| !state.book().knows(c)) {
+                return Err(CoreError::UnknownCurrency(c.code().to_string()));
+            }
             Ok(EventBody::AccountOpened {
                 code: code.clone(),
                 account_type: *account_type,
@@ -163,9 +173,25 @@ fn decide_ledger(state: &LedgerState, command: &Command) -> Result<EventBody, Co
                 entry: entry.clone(),
             })
         }
-        Command::PublishRates { rates } => Ok(EventBody::RatesPublished {
-            rates: rates.clone(),
-        }),
+        Command::RegisterCurrency { code, scale } => {
+            if Currency::iso(code).is_ok() || state.book().custom(code).is_some() {
+                return Err(CoreError::CurrencyExists(code.to_string()));
+            }
+            Currency::custom(code.clone(), *scale)?;
+            Ok(EventBody::CurrencyRegistered {
+                code: code.clone(),
+                scale: *scale,
+            })
+        }
+        Command::PublishRates { rates } => {
+            let book = state.book();
+            for code in rates.iter().flat_map(|r| [&r.base, &r.quote]) {
+                book.resolve(code.as_str())?;
+            }
+            Ok(EventBody::RatesPublished {
+                rates: rates.clone(),
+            })
+        }
         Command::Commerce(_) => unreachable!("decided by decide_commerce"),
     }
 }
@@ -192,6 +218,10 @@ fn decide_close(state: &LedgerState, code: &AccountCode) -> Result<EventBody, Co
 /// account exists, is open and takes the currency; then no `no_overdraft` account
 /// ends below zero.
 fn check_entry(state: &LedgerState, entry: &Entry) -> Result<(), CoreError> {
+    let book = state.book();
+    if let Some(p) = entry.postings().iter().find(|p| !book.knows(p.currency())) {
+        return Err(CoreError::UnknownCurrency(p.currency().code().to_string()));
+    }
     check_postings(state, entry.postings(), &HashSet::new())
 }
 

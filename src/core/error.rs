@@ -139,6 +139,8 @@ pub enum CoreError {
     },
     #[error("{sku} in {warehouse} has no cost to value found stock at; give unit_cost")]
     NoCostBasis { sku: String, warehouse: String },
+    #[error("currency {0} exists (ISO 4217 or registered before)")]
+    CurrencyExists(String),
     #[error("the chain has no rate for {}", .0.join(", "))]
     MissingRates(Vec<String>),
     #[error("{what} is in {expected}, not {got}")]
@@ -198,6 +200,7 @@ impl CoreError {
             NoCostBasis { .. } => "no-cost-basis",
             WrongCurrency { .. } => "wrong-currency",
             MissingRates(_) => "missing-rates",
+            CurrencyExists(_) => "currency-exists",
         }
     }
 }

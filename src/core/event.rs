@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::account::{AccountCode, AccountFlags, AccountType};
 use super::canonical;
 use super::commerce::CommerceEvent;
-use super::currency::Currency;
+use super::currency::{Currency, CurrencyCode};
 use super::entry::Entry;
 use super::hash::Hash;
 use super::ledger::LedgerId;
@@ -46,6 +46,10 @@ pub enum EventBody {
     RatesPublished {
         rates: Vec<Rate>,
     },
+    CurrencyRegistered {
+        code: CurrencyCode,
+        scale: u32,
+    },
 }
 
 impl EventBody {
@@ -59,6 +63,7 @@ impl EventBody {
             Self::TransactionReversed { .. } => "transaction.reversed",
             Self::Commerce(c) => c.type_name(),
             Self::RatesPublished { .. } => "rate.published",
+            Self::CurrencyRegistered { .. } => "currency.registered",
         }
     }
 
@@ -105,12 +110,22 @@ impl EventBody {
                 account_type,
                 currency,
                 flags,
-            } => json!({
-                "code": code.as_str(),
-                "type": account_type.as_str(),
-                "currency": currency.as_ref().map(|c| c.code().as_str()),
-                "flags": flags.names(),
-            }),
+            } => {
+                let mut data = json!({
+                    "code": code.as_str(),
+                    "type": account_type.as_str(),
+                    "currency": currency.as_ref().map(|c| c.code().as_str()),
+                    "flags": flags.names(),
+                });
+                // A custom asset's scale, so the event reads back on its own.
+                if let Some(c) = currency
+                    .as_ref()
+                    .filter(|c| Currency::iso(c.code()).is_err())
+                {
+                    data["currency_scale"] = c.scale().into();
+                }
+                data
+            }
             Self::AccountClosed { code } => json!({"code": code.as_str()}),
             Self::TransactionPosted { entry } => entry_data(entry, recorded_at, Map::new()),
             Self::TransactionReversed { reverses, entry } => {
@@ -119,6 +134,9 @@ impl EventBody {
                 entry_data(entry, recorded_at, extra)
             }
             Self::Commerce(c) => c.data(),
+            Self::CurrencyRegistered { code, scale } => {
+                json!({"code": code.as_str(), "scale": scale})
+            }
             Self::RatesPublished { rates } => json!({
                 "rates": rates.iter().map(|r| json!({
                     "base": r.base.as_str(),

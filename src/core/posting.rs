@@ -1,7 +1,7 @@
 //! Postings: one line of a journal entry — account, currency, and a debit or a credit.
 
 use super::account::AccountCode;
-use super::currency::{Currency, CurrencyCode};
+use super::currency::{Currency, CurrencyBook};
 use super::money::Amount;
 use super::CoreError;
 
@@ -47,13 +47,32 @@ impl Posting {
         debit: Option<&str>,
         credit: Option<&str>,
     ) -> Result<Self, CoreError> {
+        Self::parse_in(
+            index,
+            account,
+            currency,
+            debit,
+            credit,
+            &CurrencyBook::default(),
+        )
+    }
+
+    /// Like `parse`, for a ledger that knows the custom assets of `book`.
+    pub fn parse_in(
+        index: usize,
+        account: &str,
+        currency: &str,
+        debit: Option<&str>,
+        credit: Option<&str>,
+        book: &CurrencyBook,
+    ) -> Result<Self, CoreError> {
         let (side, amount) = match (debit, credit) {
             (Some(a), None) => (Side::Debit, a),
             (None, Some(a)) => (Side::Credit, a),
             _ => return Err(CoreError::PostingSide { index }),
         };
         let account = AccountCode::parse(account)?;
-        let currency = Currency::iso(&CurrencyCode::parse(currency)?)?;
+        let currency = book.resolve(currency)?;
         let amount = Amount::parse(amount, &currency)?;
         Ok(Self {
             account,

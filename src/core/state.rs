@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::account::{AccountCode, AccountFlags, AccountType};
 use super::commerce::CommerceState;
-use super::currency::{Currency, CurrencyCode};
+use super::currency::{Currency, CurrencyBook, CurrencyCode};
 use super::event::EventBody;
 use super::hash::Hash;
 use super::ledger::LedgerId;
@@ -47,9 +47,17 @@ pub struct LedgerState {
     pub reversed: HashSet<Uuid>,
     /// Products, stock levels and orders loaded so far, under the same rule.
     pub commerce: CommerceState,
+    /// The ledger's custom assets; the store loads them all (`None`: not yet).
+    pub currencies: Option<CurrencyBook>,
 }
 
 impl LedgerState {
+    /// The custom assets known so far (none before the store loaded them).
+    pub fn book(&self) -> &CurrencyBook {
+        static EMPTY: CurrencyBook = CurrencyBook::EMPTY;
+        self.currencies.as_ref().unwrap_or(&EMPTY)
+    }
+
     pub fn new(ledger: LedgerId, head_seq: u64, head_hash: Hash) -> Self {
         Self {
             ledger,
@@ -58,6 +66,7 @@ impl LedgerState {
             accounts: HashMap::new(),
             reversed: HashSet::new(),
             commerce: CommerceState::default(),
+            currencies: None,
         }
     }
 
@@ -65,6 +74,11 @@ impl LedgerState {
     pub fn apply(&mut self, body: &EventBody, seq: u64, hash: Hash) {
         match body {
             EventBody::LedgerCreated { .. } | EventBody::RatesPublished { .. } => {}
+            EventBody::CurrencyRegistered { code, scale } => {
+                self.currencies
+                    .get_or_insert_with(CurrencyBook::default)
+                    .register(code.clone(), *scale);
+            }
             EventBody::AccountOpened {
                 code,
                 account_type,

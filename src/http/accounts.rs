@@ -29,7 +29,9 @@ pub async fn open(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (ledger, body, idempotency) = write_request(&state, &request, &path, payload).await?;
-    let command = body::parse::<OpenAccount>(&body)?.into_command()?;
+    let open: OpenAccount = body::parse(&body)?;
+    let book = super::currencies::book_for(&state, &ledger, open.currency.as_deref()).await?;
+    let command = open.into_command(&book)?;
     submit_one(&state, &ledger, command, idempotency).await
 }
 

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::core::account::{AccountCode, AccountFlags, AccountType};
-use crate::core::currency::{Currency, CurrencyCode};
+use crate::core::currency::{Currency, CurrencyBook, CurrencyCode};
 use crate::core::decide::Command;
 use crate::core::entry::{check_posting_count, check_text, Entry};
 use crate::core::ledger::LedgerId;
@@ -56,13 +56,13 @@ pub struct OpenAccount {
 }
 
 impl OpenAccount {
-    pub fn into_command(self) -> Result<Command, CoreError> {
+    pub fn into_command(self, book: &CurrencyBook) -> Result<Command, CoreError> {
         let code = AccountCode::parse(&self.code)?;
         let account_type = AccountType::parse(&self.account_type)?;
         let currency = self
             .currency
             .as_deref()
-            .map(|c| Currency::iso(&CurrencyCode::parse(c)?))
+            .map(|c| book.resolve(c))
             .transpose()?;
         let flags = AccountFlags::parse(self.flags.iter().map(String::as_str))?;
         Ok(Command::OpenAccount {
@@ -78,7 +78,7 @@ impl OpenAccount {
 #[serde(deny_unknown_fields)]
 pub struct PostingBody {
     pub account: String,
-    /// ISO 4217 code.
+    /// ISO 4217 code, or a custom asset registered in the ledger.
     pub currency: String,
     /// A positive decimal string with at most the currency's decimals; exactly one of
     /// `debit` and `credit`.
@@ -106,19 +106,20 @@ pub struct PostTransaction {
 impl PostTransaction {
     /// Entry checks run in the order of `docs/errors.md`: count, then each posting,
     /// then texts, then balance.
-    pub fn into_command(self) -> Result<Command, CoreError> {
+    pub fn into_command(self, book: &CurrencyBook) -> Result<Command, CoreError> {
         check_posting_count(self.postings.len())?;
         let postings = self
             .postings
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                Posting::parse(
+                Posting::parse_in(
                     i,
                     &p.account,
                     &p.currency,
                     p.debit.as_deref(),
                     p.credit.as_deref(),
+                    book,
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;

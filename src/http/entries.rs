@@ -99,7 +99,10 @@ pub async fn post(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (ledger, body, idempotency) = write_request(&state, &request, &path, payload).await?;
-    let command = body::parse::<PostTransaction>(&body)?.into_command()?;
+    let entry: PostTransaction = body::parse(&body)?;
+    let codes = entry.postings.iter().map(|p| p.currency.as_str());
+    let book = super::currencies::book_for(&state, &ledger, codes).await?;
+    let command = entry.into_command(&book)?;
     submit_one(&state, &ledger, command, idempotency).await
 }
 
@@ -120,10 +123,15 @@ pub async fn batch(
         );
         return Err(ApiError::InvalidRequest(detail));
     }
+    let codes = batch
+        .entries
+        .iter()
+        .flat_map(|e| e.postings.iter().map(|p| p.currency.as_str()));
+    let book = super::currencies::book_for(&state, &ledger, codes).await?;
     let mut commands = Vec::with_capacity(total);
     let mut refused = Vec::new();
     for (index, entry) in batch.entries.into_iter().enumerate() {
-        match entry.into_command() {
+        match entry.into_command(&book) {
             Ok(command) => commands.push(command),
             Err(e) => refused.push((index, e)),
         }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod currencies;
 pub mod dto;
 pub mod entries;
 pub mod health;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub pool: Pool,
     pub writers: Writers,
     pub keys: auth::KeyCache,
+    pub currencies: currencies::CurrencyCache,
 }
 
 /// Registers every route. Body size is bounded for every endpoint (`BODY_BYTES_MAX`).
@@ -122,6 +124,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/ledgers/{ledger}/reports/sales/customers",
                     web::get().to(reports::sales_by_customer),
+                )
+                .route(
+                    "/ledgers/{ledger}/currencies",
+                    web::post().to(currencies::register),
+                )
+                .route(
+                    "/ledgers/{ledger}/currencies",
+                    web::get().to(currencies::list),
                 )
                 .route(
                     "/ledgers/{ledger}/rates",

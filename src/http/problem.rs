@@ -105,7 +105,8 @@ pub fn core_status(e: &CoreError) -> StatusCode {
         | OrderShipped(_)
         | Overpayment { .. }
         | RefundExceedsPayments { .. }
-        | NoCostBasis { .. } => StatusCode::CONFLICT,
+        | NoCostBasis { .. }
+        | CurrencyExists(_) => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use crate::core::account::AccountType;
-use crate::core::currency::{Currency, CurrencyCode};
+use crate::core::currency::{Currency, CurrencyBook, CurrencyCode};
 use crate::core::decide::Command;
 use crate::core::ledger::LedgerId;
 use crate::core::rates::{parse_rate, Rate, Used, Via};
@@ -44,12 +44,9 @@ pub struct PublishRates {
     pub rates: Vec<RateBody>,
 }
 
-fn currency(code: &str) -> Result<Currency, CoreError> {
-    Currency::iso(&CurrencyCode::parse(code)?)
-}
-
 impl PublishRates {
-    fn into_command(self) -> Result<Command, CoreError> {
+    fn into_command(self, book: &CurrencyBook) -> Result<Command, CoreError> {
+        let currency = |code: &str| book.resolve(code);
         if self.rates.is_empty() || self.rates.len() > limits::RATES_PER_EVENT_MAX {
             return Err(CoreError::InvalidField {
                 field: "rates",
@@ -90,7 +87,13 @@ pub async fn publish_rates(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (ledger, body, idempotency) = write_request(&state, &request, &path, payload).await?;
-    let command = body::parse::<PublishRates>(&body)?.into_command()?;
+    let rates: PublishRates = body::parse(&body)?;
+    let codes = rates
+        .rates
+        .iter()
+        .flat_map(|r| [r.base.as_str(), r.quote.as_str()]);
+    let book = super::currencies::book_for(&state, &ledger, codes).await?;
+    let command = rates.into_command(&book)?;
     submit_one(&state, &ledger, command, idempotency).await
 }
 
@@ -212,7 +215,10 @@ async fn params(
     let base =
         CurrencyCode::parse(&info.base_currency).map_err(|e| ApiError::Internal(e.to_string()))?;
     let currency = match &q.currency {
-        Some(code) => currency(code)?,
+        Some(code) => {
+            let book = super::currencies::book_for(state, &ledger, [code.as_str()]).await?;
+            book.resolve(code)?
+        }
         None => Currency::iso(&base).map_err(|e| ApiError::Internal(e.to_string()))?,
     };
     let mode = RateMode::parse(q.rate.as_deref().unwrap_or("closing"))?;

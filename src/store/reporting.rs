@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::core::chain_read::postings_from_json;
-use crate::core::currency::CurrencyCode;
+use crate::core::currency::{CurrencyBook, CurrencyCode};
 use crate::core::ledger::LedgerId;
 use crate::core::rates::{Published, RateBook};
 
@@ -77,6 +77,18 @@ fn whole_months(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
 /// The earliest date the chain format can carry.
 pub fn dawn() -> NaiveDate {
     NaiveDate::from_ymd_opt(1, 1, 1).expect("a valid date")
+}
+
+/// The ledger's custom assets.
+pub async fn currencies(pool: &Pool, ledger: &LedgerId) -> Result<CurrencyBook, StoreError> {
+    const SQL: &str = "SELECT code, scale FROM currencies WHERE ledger_id = $1 ORDER BY code";
+    let client = pool.get().await?;
+    let mut book = CurrencyBook::default();
+    for r in client.query(SQL, &[&ledger.as_str()]).await? {
+        let code = CurrencyCode::parse(r.get(0)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        book.register(code, r.get::<_, i32>(1) as u32);
+    }
+    Ok(book)
 }
 
 /// Whether any account is `prefix` or under it.

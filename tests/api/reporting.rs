@@ -637,3 +637,120 @@ async fn converted_reports_agree_with_a_naive_reference_to_the_minor_unit() {
         }
     }
 }
+
+/// A custom asset is registered by an event, then posts, converts and exports like any
+/// currency, at its own scale.
+#[tokio::test]
+async fn custom_assets_are_registered_and_used_at_their_scale() {
+    let app = spawn_app().await;
+    let key = app.ledger("vault").await;
+    let path = "/v1/ledgers/vault/currencies";
+    let r = app
+        .post(&key, path, &json!({"code": "BTC", "scale": 8}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["type"], "currency.registered");
+    app.post(&key, path, &json!({"code": "BTC", "scale": 8}))
+        .await
+        .assert_problem(409, "currency-exists");
+    app.post(&key, path, &json!({"code": "USD", "scale": 2}))
+        .await
+        .assert_problem(409, "currency-exists");
+    app.post(&key, path, &json!({"code": "ETH", "scale": 13}))
+        .await
+        .assert_problem(422, "invalid-field");
+    app.post(&key, path, &json!({"code": "eth", "scale": 8}))
+        .await
+        .assert_problem(422, "invalid-currency");
+    let list = app.get(&key, path).await;
+    assert_eq!(
+        list.body["currencies"],
+        json!([{"code": "BTC", "scale": 8}])
+    );
+
+    app.open(
+        &key,
+        "vault",
+        "assets:btc",
+        "asset",
+        json!({"currency": "BTC"}),
+    )
+    .await;
+    open(&app, &key, "vault", "equity:capital", "equity").await;
+    post(
+        &app,
+        &key,
+        "vault",
+        (
+            "assets:btc",
+            "equity:capital",
+            "BTC",
+            "0.50000001",
+            "2026-03-01",
+        ),
+    )
+    .await;
+    let bad = |amount: &str, currency: &str| {
+        json!({"postings": [
+            {"account": "assets:btc", "currency": currency, "debit": amount},
+            {"account": "equity:capital", "currency": currency, "credit": amount}]})
+    };
+    app.post(
+        &key,
+        "/v1/ledgers/vault/transactions",
+        &bad("0.000000001", "BTC"),
+    )
+    .await
+    .assert_problem(422, "amount-scale");
+    app.post(&key, "/v1/ledgers/vault/transactions", &bad("1", "DOGE"))
+        .await
+        .assert_problem(422, "unknown-currency");
+    app.open(&key, "vault", "assets:eth", "asset", json!({}))
+        .await;
+    let r = app
+        .post(
+            &key,
+            "/v1/ledgers/vault/accounts",
+            &json!({"code": "assets:doge", "type": "asset", "currency": "DOGE"}),
+        )
+        .await;
+    r.assert_problem(422, "unknown-currency");
+    assert_eq!(
+        app.balance("vault", "assets:btc", "BTC").await,
+        "0.50000001"
+    );
+
+    // 1 BTC = 60,000 EUR: 0.50000001 BTC = 30,000.0006 → 30000.00 EUR.
+    let r = rates(
+        &app,
+        &key,
+        "vault",
+        &[("BTC", "EUR", "60000", "2026-01-01")],
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let tb = app
+        .get(
+            &key,
+            "/v1/ledgers/vault/reports/trial-balance?as_of=2026-03-31",
+        )
+        .await;
+    assert_eq!(
+        tb.body["lines"][0]["native_debit"], "0.50000001",
+        "{}",
+        tb.text
+    );
+    assert_eq!(tb.body["lines"][0]["debit"], "30000.00");
+    let in_btc = app
+        .get(
+            &key,
+            "/v1/ledgers/vault/reports/trial-balance?as_of=2026-03-31&currency=BTC",
+        )
+        .await;
+    assert_eq!(
+        in_btc.body["totals"]["debit"], "0.50000001",
+        "{}",
+        in_btc.text
+    );
+    assert!(app.verify("vault").await.ok());
+}

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::core::account::{AccountCode, AccountFlags, AccountType};
-use crate::core::currency::{Currency, CurrencyCode};
+use crate::core::currency::CurrencyCode;
 use crate::core::decide::Command;
 use crate::core::hash::Hash;
 use crate::core::ledger::LedgerId;
@@ -89,7 +89,10 @@ pub(super) async fn missing_accounts<'a>(
                 let flags: Vec<&str> = row.get(3);
                 let fresh = AccountState {
                     account_type: AccountType::parse(row.get(1)).map_err(corrupt)?,
-                    currency: row.get::<_, Option<&str>>(2).map(currency).transpose()?,
+                    currency: row
+                        .get::<_, Option<&str>>(2)
+                        .map(|code| state.book().resolve(code).map_err(corrupt))
+                        .transpose()?,
                     flags: AccountFlags::parse(flags).map_err(corrupt)?,
                     closed: row.get(4),
                     balances: Default::default(),
@@ -104,6 +107,30 @@ pub(super) async fn missing_accounts<'a>(
                 .insert(CurrencyCode::parse(cur).map_err(corrupt)?, balance);
         }
     }
+    Ok(())
+}
+
+/// Loads the ledger's custom assets, once per fresh state.
+pub(super) async fn currencies(
+    client: &ClientWrapper,
+    state: &mut LedgerState,
+) -> Result<(), StoreError> {
+    const SQL: &str = "SELECT code, scale FROM currencies WHERE ledger_id = $1";
+    let mut book = crate::core::currency::CurrencyBook::default();
+    for row in client
+        .query(
+            &client.prepare_cached(SQL).await?,
+            &[&state.ledger.as_str()],
+        )
+        .await?
+    {
+        let scale: i32 = row.get(1);
+        book.register(
+            CurrencyCode::parse(row.get(0)).map_err(corrupt)?,
+            scale as u32,
+        );
+    }
+    state.currencies = Some(book);
     Ok(())
 }
 
@@ -181,10 +208,6 @@ pub(super) async fn idempotency(
             )
         })
         .collect())
-}
-
-fn currency(code: &str) -> Result<Currency, StoreError> {
-    Currency::iso(&CurrencyCode::parse(code).map_err(corrupt)?).map_err(corrupt)
 }
 
 fn corrupt(e: crate::core::CoreError) -> StoreError {

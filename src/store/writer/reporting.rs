@@ -1,4 +1,4 @@
-//! Projections for reports, written with every batch: published rates, and balance
+//! Projections for reports, written with every batch: custom assets, published rates, and balance
 //! changes summed per day, month and seq range (`sql/V0007`).
 
 use std::collections::BTreeMap;
@@ -18,6 +18,8 @@ use crate::store::reporting::BUCKET_SIZES;
 
 const INSERT_RATES: &str = "INSERT INTO rates (ledger_id, base, quote, effective_date, seq, rate) \
      SELECT $1, * FROM unnest($2::text[], $3::text[], $4::date[], $5::int8[], $6::numeric[])";
+const INSERT_CURRENCIES: &str = "INSERT INTO currencies (ledger_id, code, scale, seq) \
+     SELECT $1, * FROM unnest($2::text[], $3::int4[], $4::int8[])";
 const UPSERT_PERIODS: &str = "INSERT INTO balance_periods (ledger_id, kind, period, account, currency, debits, credits) \
      SELECT $1, * FROM unnest($2::text[], $3::date[], $4::text[], $5::text[], $6::numeric[], $7::numeric[]) \
      ON CONFLICT (ledger_id, kind, period, account, currency) DO UPDATE SET \
@@ -94,7 +96,13 @@ pub(super) async fn persist(
     let mut rates = RateColumns::default();
     let mut periods: Sums<(&str, NaiveDate)> = BTreeMap::new();
     let mut buckets: Sums<(i16, i64)> = BTreeMap::new();
+    let mut currencies: (Vec<&str>, Vec<i32>, Vec<i64>) = Default::default();
     for (sealed, body) in &plan.events {
+        if let EventBody::CurrencyRegistered { code, scale } = body {
+            currencies.0.push(code.as_str());
+            currencies.1.push(*scale as i32);
+            currencies.2.push(sealed.seq as i64);
+        }
         if let EventBody::RatesPublished { rates: published } = body {
             for r in published {
                 rates.base.push(r.base.as_str());
@@ -141,6 +149,14 @@ pub(super) async fn persist(
                 );
             }
         }
+    }
+    if !currencies.0.is_empty() {
+        client
+            .execute(
+                &client.prepare_cached(INSERT_CURRENCIES).await?,
+                &[&l, &currencies.0, &currencies.1, &currencies.2],
+            )
+            .await?;
     }
     if !rates.base.is_empty() {
         client

@@ -114,6 +114,9 @@ impl LedgerTask {
             load::head(client, &self.ledger)
         )?;
         let state = self.state_at(head);
+        if state.currencies.is_none() {
+            load::currencies(client, state).await?;
+        }
         let commands = || submissions.iter().flat_map(|s| &s.commands);
         let commerce_accounts = commerce::load(client, state, commands()).await?;
         load::missing_accounts(client, state, commands(), &commerce_accounts).await?;
