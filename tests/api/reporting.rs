@@ -584,32 +584,41 @@ async fn converted_reports_agree_with_a_naive_reference_to_the_minor_unit() {
     }
 
     let as_of = "2026-02-28";
-    for (to, to_scale) in [("EUR", 2u32), ("USD", 2), ("JPY", 0), ("BHD", 3)] {
-        for mode in ["closing", "historical"] {
-            // The reference: every posting converted on its own, summed per line.
-            let mut lines: BTreeMap<(String, String), Decimal> = BTreeMap::new();
-            for (d, c, cur, amount, day) in &entries {
-                let rate_day = if mode == "closing" {
-                    as_of
-                } else {
-                    day.as_str()
-                };
-                let rate = naive
-                    .rate(cur, to, rate_day)
-                    .unwrap_or_else(|| panic!("{cur}/{to} {rate_day}"));
-                *lines.entry((d.to_string(), cur.to_string())).or_default() += *amount * rate;
-                *lines.entry((c.to_string(), cur.to_string())).or_default() -= *amount * rate;
+    let kind_of = |account: &str| accounts.iter().find(|(a, _)| *a == account).unwrap().1;
+    // The reference: every posting converted on its own at the day the mode says,
+    // summed per line, then rounded half to even.
+    let reference = |to: &str, scale: u32, from: &str, until: &str, rate_day: Option<&str>| {
+        let mut lines: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+        for (d, c, cur, amount, day) in &entries {
+            if day.as_str() < from || day.as_str() > until {
+                continue;
             }
-            let r = app
-                .get(&key, &format!("/v1/ledgers/world/reports/trial-balance?as_of={as_of}&currency={to}&rate={mode}"))
-                .await;
-            assert_eq!(r.status, 200, "{to} {mode}: {}", r.text);
+            let on = rate_day.unwrap_or(day.as_str());
+            let rate = naive
+                .rate(cur, to, on)
+                .unwrap_or_else(|| panic!("{cur}/{to} {on}"));
+            *lines.entry((d.to_string(), cur.to_string())).or_default() += *amount * rate;
+            *lines.entry((c.to_string(), cur.to_string())).or_default() -= *amount * rate;
+        }
+        lines
+            .into_iter()
+            .map(|(k, exact)| (k, round_even(exact, scale)))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let fetch = |url: String| {
+        let app = &app;
+        let key = &key;
+        async move {
+            let r = app.get(key, &url).await;
+            assert_eq!(r.status, 200, "{url}: {}", r.text);
             let mut got: BTreeMap<(String, String), Decimal> = BTreeMap::new();
             for l in r.body["lines"].as_array().unwrap() {
-                let value = if l["debit"].is_string() && !l["debit"].as_str().unwrap().is_empty() {
-                    dec(&l["debit"])
-                } else {
-                    -dec(&l["credit"])
+                if l["type"].is_null() {
+                    continue; // rounding, earnings, adjustment
+                }
+                let value = match l["debit"].as_str() {
+                    Some(debit) => debit.parse().unwrap(),
+                    None => -dec(&l["credit"]),
                 };
                 got.insert(
                     (
@@ -619,22 +628,97 @@ async fn converted_reports_agree_with_a_naive_reference_to_the_minor_unit() {
                     value,
                 );
             }
-            for ((account, cur), exact) in &lines {
-                let expected = round_even(*exact, to_scale);
-                let actual = got
-                    .get(&(account.clone(), cur.clone()))
-                    .copied()
-                    .unwrap_or_default();
-                assert_eq!(
-                    actual, expected,
-                    "{to} {mode} {account} {cur}: exact {exact}"
-                );
+            (r, got)
+        }
+    };
+    let same = |what: &str,
+                expected: &BTreeMap<(String, String), Decimal>,
+                got: &BTreeMap<(String, String), Decimal>| {
+        for (key, value) in expected {
+            if value.is_zero() && !got.contains_key(key) {
+                continue;
             }
+            assert_eq!(got.get(key), Some(value), "{what} {key:?}");
+        }
+        for key in got.keys() {
+            assert!(
+                expected.contains_key(key),
+                "{what}: unexpected line {key:?}"
+            );
+        }
+    };
+    for (to, scale) in [("EUR", 2u32), ("USD", 2), ("JPY", 0), ("BHD", 3)] {
+        let closing = reference(to, scale, "0000-01-01", as_of, Some(as_of));
+        let historical = reference(to, scale, "0000-01-01", as_of, None);
+        for (mode, expected) in [("closing", &closing), ("historical", &historical)] {
+            let (r, got) = fetch(format!(
+                "/v1/ledgers/world/reports/trial-balance?as_of={as_of}&currency={to}&rate={mode}"
+            ))
+            .await;
+            same(&format!("trial balance {to} {mode}"), expected, &got);
             assert_eq!(
                 r.body["totals"]["debit"], r.body["totals"]["credit"],
                 "{to} {mode}"
             );
         }
+
+        // Income statement of 5–20 February: income and expense lines only.
+        let (from, until) = ("2026-02-05", "2026-02-20");
+        for (mode, rate_day) in [("closing", Some(until)), ("historical", None)] {
+            let expected: BTreeMap<_, _> = reference(to, scale, from, until, rate_day)
+                .into_iter()
+                .filter(|((a, _), _)| matches!(kind_of(a), "income" | "expense"))
+                .collect();
+            let (r, got) = fetch(format!(
+                "/v1/ledgers/world/reports/income-statement?from={from}&to={until}&currency={to}&rate={mode}"
+            ))
+            .await;
+            same(&format!("income statement {to} {mode}"), &expected, &got);
+            let net: Decimal = -expected.values().sum::<Decimal>();
+            assert_eq!(dec(&r.body["totals"]["net_income"]), net, "{to} {mode}");
+        }
+
+        // Balance sheet: closing, then the current-rate method with its adjustment.
+        let kinds = |lines: &BTreeMap<(String, String), Decimal>,
+                     wanted: &[&str]|
+         -> BTreeMap<(String, String), Decimal> {
+            lines
+                .iter()
+                .filter(|((a, _), _)| wanted.contains(&kind_of(a)))
+                .map(|(k, v)| (k.clone(), *v))
+                .collect()
+        };
+        let (r, got) = fetch(format!(
+            "/v1/ledgers/world/reports/balance-sheet?as_of={as_of}&currency={to}"
+        ))
+        .await;
+        same(
+            &format!("balance sheet {to} closing"),
+            &kinds(&closing, &["asset", "liability", "equity"]),
+            &got,
+        );
+        assert_eq!(
+            r.body["totals"]["assets"], r.body["totals"]["liabilities_and_equity"],
+            "{to}"
+        );
+        let mut expected = kinds(&closing, &["asset", "liability"]);
+        expected.extend(kinds(&historical, &["equity"]));
+        let earnings: Decimal = kinds(&historical, &["income", "expense"]).values().sum();
+        let adjustment = -(expected.values().sum::<Decimal>() + earnings);
+        let (r, got) = fetch(format!(
+            "/v1/ledgers/world/reports/balance-sheet?as_of={as_of}&currency={to}&rate=historical"
+        ))
+        .await;
+        same(&format!("balance sheet {to} historical"), &expected, &got);
+        assert_eq!(
+            dec(&r.body["totals"]["translation_adjustment"]),
+            -adjustment,
+            "{to}"
+        );
+        assert_eq!(
+            r.body["totals"]["assets"], r.body["totals"]["liabilities_and_equity"],
+            "{to}"
+        );
     }
 }
 
