@@ -26,11 +26,11 @@ CREATE TABLE balance_periods (
     PRIMARY KEY (ledger_id, kind, period, account, currency)
 );
 
--- The same per range of seqs: level 0 covers 256 seqs per bucket, level 1 65,536
--- (bucket b of level l holds seqs b·size+1 ..= (b+1)·size).
+-- The same per range of seqs: a bucket of level 0 covers 64 seqs, of level 1 4,096,
+-- of level 2 262,144 (bucket b of a level of size n holds seqs b·n+1 ..= (b+1)·n).
 CREATE TABLE balance_buckets (
     ledger_id text     NOT NULL,
-    level     smallint NOT NULL CHECK (level IN (0, 1)),
+    level     smallint NOT NULL CHECK (level IN (0, 1, 2)),
     bucket    bigint   NOT NULL,
     account   text     NOT NULL,
     currency  text     NOT NULL,

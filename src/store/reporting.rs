@@ -16,7 +16,7 @@ use super::events::head_of;
 use super::{Pool, StoreError};
 
 /// Seqs per bucket of each level of `balance_buckets`; the writer fills them.
-pub(crate) const BUCKET_SIZES: [u64; 2] = [256, 65_536];
+pub(crate) const BUCKET_SIZES: [u64; 3] = [64, 4_096, 262_144];
 
 /// Net movement of one account in one currency, with the account's type.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,12 +51,14 @@ pub struct Ledger {
 const ACCOUNT_TYPE: &str =
     "(SELECT type FROM accounts a WHERE a.ledger_id = $1 AND a.code = t.account)";
 
-/// Day and month rows covering `[from, to]`: whole months from the month table, the
-/// days at either end from the day table.
-fn period_filter() -> &'static str {
-    "((kind = 'M' AND period >= $2 AND period < $3) \
-      OR (kind = 'D' AND ((period >= $4 AND period < $2) OR (period >= $3 AND period <= $5))))"
-}
+/// Day and month rows covering `[from, to]`: whole months from the month rows, the
+/// days at either end from the day rows — three index range scans.
+const PERIOD_ROWS: &str = "SELECT account, currency, debits, credits FROM balance_periods \
+       WHERE ledger_id = $1 AND kind = 'M' AND period >= $2 AND period < $3 \
+     UNION ALL SELECT account, currency, debits, credits FROM balance_periods \
+       WHERE ledger_id = $1 AND kind = 'D' AND period >= $4 AND period < $2 \
+     UNION ALL SELECT account, currency, debits, credits FROM balance_periods \
+       WHERE ledger_id = $1 AND kind = 'D' AND period >= $3 AND period <= $5";
 
 /// `(first whole month, end of whole months)` inside `[from, to]`; empty when none.
 fn whole_months(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
@@ -161,9 +163,8 @@ pub async fn balances_as_of(
     let rows = match as_of {
         AsOf::Date(day) => {
             let sql = format!(
-                "SELECT account, {ACCOUNT_TYPE}, currency, sum(debits), sum(credits) FROM balance_periods t \
-                 WHERE ledger_id = $1 AND {} GROUP BY account, currency ORDER BY account, currency",
-                period_filter()
+                "SELECT account, {ACCOUNT_TYPE}, currency, sum(debits), sum(credits) FROM ({PERIOD_ROWS}) t \
+                 GROUP BY account, currency ORDER BY account, currency"
             );
             let (m1, m2) = whole_months(dawn(), day);
             tx.query(&sql, &[&l, &m1, &m2, &dawn(), &day])
@@ -181,28 +182,35 @@ pub async fn balances_as_of(
     Ok(AtHead { head, rows })
 }
 
-/// Whole level-1 buckets, then whole level-0 buckets, then the events of the last
-/// partial bucket (fewer than 256) read from the log.
+/// Whole buckets of the largest size, then of each smaller size after them, then the
+/// postings of the last few events (fewer than the smallest bucket) read from the log.
 async fn balances_at_seq(
     tx: &deadpool_postgres::Transaction<'_>,
     l: &str,
     seq: u64,
 ) -> Result<Vec<Movement>, StoreError> {
-    const BUCKETS: &str = "SELECT account, currency, sum(debits), sum(credits) FROM balance_buckets \
-         WHERE ledger_id = $1 AND ((level = 1 AND bucket < $2) OR (level = 0 AND bucket >= $3 AND bucket < $4)) \
+    const BUCKETS: &str = "SELECT account, currency, sum(debits), sum(credits) FROM ( \
+           SELECT account, currency, debits, credits FROM balance_buckets \
+             WHERE ledger_id = $1 AND level = 2 AND bucket < $2 \
+           UNION ALL SELECT account, currency, debits, credits FROM balance_buckets \
+             WHERE ledger_id = $1 AND level = 1 AND bucket >= $3 AND bucket < $4 \
+           UNION ALL SELECT account, currency, debits, credits FROM balance_buckets \
+             WHERE ledger_id = $1 AND level = 0 AND bucket >= $5 AND bucket < $6) t \
          GROUP BY account, currency";
     const PARTIAL: &str =
         "SELECT canonical FROM events WHERE ledger_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq";
     const TYPES: &str = "SELECT code, type FROM accounts WHERE ledger_id = $1 AND code = ANY($2)";
-    let [small, large] = BUCKET_SIZES;
-    let whole_large = (seq / large) as i64;
-    let first_small = whole_large * (large / small) as i64;
-    let whole_small = (seq / small) as i64;
-    let partial_from = whole_small * small as i64;
+    // Whole buckets of each level: level 2 from the start, each smaller level from
+    // where the larger one's whole buckets end.
+    let [s0, s1, s2] = BUCKET_SIZES;
+    let whole2 = (seq / s2) as i64;
+    let (from1, whole1) = (whole2 * (s2 / s1) as i64, (seq / s1) as i64);
+    let (from0, whole0) = (whole1 * (s1 / s0) as i64, (seq / s0) as i64);
+    let partial_from = whole0 * s0 as i64;
     let mut sums: std::collections::BTreeMap<(String, String), (Decimal, Decimal)> =
         Default::default();
     for r in tx
-        .query(BUCKETS, &[&l, &whole_large, &first_small, &whole_small])
+        .query(BUCKETS, &[&l, &whole2, &from1, &whole1, &from0, &whole0])
         .await?
     {
         sums.insert((r.get(0), r.get(1)), (r.get(2), r.get(3)));

@@ -175,7 +175,27 @@ async fn balances_at_a_date_or_a_seq() {
             .await;
         assert_eq!(r.status, 201, "chunk {chunk}: {}", r.text);
     }
-    for seq in [255u64, 256, 257, 300, 512, 513, 706] {
+    // And 3,600 more, past the first bucket of 4,096 seqs.
+    for chunk in 0..4 {
+        let entries: Vec<Value> = (0..900)
+            .map(|_| {
+                json!({"effective_date": "2026-05-01", "postings": [
+                {"account": "assets:cash", "currency": "EUR", "debit": "1.00"},
+                {"account": "income:sales", "currency": "EUR", "credit": "1.00"}]})
+            })
+            .collect();
+        let r = app
+            .post(
+                &key,
+                "/v1/ledgers/acme/transactions/batch",
+                &json!({"entries": entries}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "chunk {chunk}: {}", r.text);
+    }
+    for seq in [
+        7u64, 63, 64, 65, 128, 255, 256, 257, 300, 706, 4095, 4096, 4097, 4306,
+    ] {
         let expected = Decimal::from(16) + Decimal::from(seq - 6);
         assert_eq!(
             at(&format!("as_of_seq={seq}")).await,
@@ -183,8 +203,9 @@ async fn balances_at_a_date_or_a_seq() {
             "seq {seq}"
         );
     }
+    assert_eq!(at("as_of=2026-04-30").await, "716.00");
     let r = app
-        .get(&app.admin, "/v1/ledgers/acme/balances?as_of_seq=707")
+        .get(&app.admin, "/v1/ledgers/acme/balances?as_of_seq=4307")
         .await;
     r.assert_problem(422, "invalid-request");
     let r = app
