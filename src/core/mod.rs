@@ -13,6 +13,7 @@ pub mod event;
 pub mod hash;
 pub mod ledger;
 pub mod limits;
+pub mod merkle;
 pub mod money;
 pub mod posting;
 pub mod rates;
