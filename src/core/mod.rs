@@ -4,6 +4,7 @@
 pub mod account;
 pub mod canonical;
 pub mod chain_read;
+pub mod checkpoint;
 pub mod commerce;
 pub mod currency;
 pub mod decide;
