@@ -24,6 +24,14 @@ pub struct ServeArgs {
     /// Connections in the service's pool.
     #[arg(long, env = "CHAINBOOK_POOL_SIZE", default_value_t = 16)]
     pub pool_size: usize,
+    /// Sign a checkpoint of a ledger once its head is this many events past the last.
+    #[arg(long, env = "CHAINBOOK_CHECKPOINT_EVERY_EVENTS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every_events: u64,
+    /// …or once the last checkpoint is this old and the head has moved.
+    #[arg(long, env = "CHAINBOOK_CHECKPOINT_EVERY_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every_seconds: u64,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }
