@@ -31,16 +31,6 @@ pub struct Subtree {
     pub index: u64,
 }
 
-impl Subtree {
-    pub fn start(&self) -> u64 {
-        self.index << self.level
-    }
-
-    pub fn len(&self) -> u64 {
-        1 << self.level
-    }
-}
-
 /// The perfect subtrees whose concatenation is leaves `[start, end)`, left to right,
 /// largest first. `start` must be aligned to the largest of them (true for every
 /// range RFC 6962's recursion produces).

@@ -309,11 +309,14 @@ pub struct ProductSalesQuery {
     channel: Option<String>,
     /// Only sales in this currency.
     currency: Option<String>,
+    /// Convert every amount into this currency, at the chain's rates of `to` (or today),
+    /// and add each product's rows up.
+    convert_to: Option<String>,
     /// Top n.
     limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/ledgers/{ledger}/reports/sales/products", tag = "reports", params(("ledger" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("channel" = Option<String>, Query), ("currency" = Option<String>, Query), ("limit" = Option<i64>, Query)), responses((status = 200, description = "Per product and currency: sales amount, number of orders, quantity; amount descending (JSON or CSV)")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/ledgers/{ledger}/reports/sales/products", tag = "reports", params(("ledger" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("channel" = Option<String>, Query), ("currency" = Option<String>, Query), ("convert_to" = Option<String>, Query), ("limit" = Option<i64>, Query)), responses((status = 200, description = "Per product and currency: sales amount, number of orders, quantity; amount descending (JSON or CSV)")), security(("bearer" = [])))]
 pub async fn sales_by_product(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -332,15 +335,25 @@ pub async fn sales_by_product(
         .as_deref()
         .map(CurrencyCode::parse)
         .transpose()?;
+    let top = limit(query.limit)?;
     let filter = SalesFilter {
         from: day("from", query.from.as_deref())?,
         to: day("to", query.to.as_deref())?,
         channel,
         currency: currency.as_ref().map(CurrencyCode::as_str),
-        limit: limit(query.limit)?,
+        // Converted rows are added up per product before the top n is taken.
+        limit: if query.convert_to.is_some() {
+            limits::REPORT_ROWS_MAX * 10
+        } else {
+            top
+        },
     };
     let read = commerce::sales_by_product(&state.pool, &ledger, &filter).await?;
     let head = read.head.ok_or_else(|| not_found(&ledger))?;
+    if let Some(target) = &query.convert_to {
+        let at = filter.to.unwrap_or_else(|| chrono::Utc::now().date_naive());
+        return converted_sales(&state, &request, ledger, head, &read.rows, target, at, top).await;
+    }
     let rows = read
         .rows
         .iter()
@@ -363,6 +376,101 @@ pub async fn sales_by_product(
         extra: Map::new(),
     }
     .respond(&request)
+}
+
+/// Product sales converted into one currency at the rates of `at` and added up per
+/// product; the rates used are named like the financial reports'.
+#[allow(clippy::too_many_arguments)]
+async fn converted_sales(
+    state: &AppState,
+    request: &HttpRequest,
+    ledger: LedgerId,
+    head: Head,
+    rows: &[crate::store::commerce::ProductSalesRow],
+    target: &str,
+    at: chrono::NaiveDate,
+    top: i64,
+) -> Result<HttpResponse, ApiError> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let (info, book) = crate::store::reporting::ledger_and_rates(&state.pool, &ledger)
+        .await?
+        .ok_or_else(|| not_found(&ledger))?;
+    let currencies = super::currencies::book_for(state, &ledger, [target]).await?;
+    let to = currencies.resolve(target)?;
+    let base =
+        CurrencyCode::parse(&info.base_currency).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut needs = BTreeSet::new();
+    for r in rows {
+        needs.insert((
+            CurrencyCode::parse(&r.currency).map_err(|e| ApiError::Internal(e.to_string()))?,
+            at,
+        ));
+    }
+    let rates = book.rates_for(&needs, to.code(), &base)?;
+    let mut per_sku: BTreeMap<&str, (Decimal, i64, Decimal)> = BTreeMap::new();
+    for r in rows {
+        let code =
+            CurrencyCode::parse(&r.currency).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let rate = &rates[&(code, at)];
+        let entry = per_sku.entry(r.sku.as_str()).or_default();
+        entry.0 += r.amount * rate.rate;
+        entry.1 += r.sales;
+        entry.2 += r.quantity;
+    }
+    let mut totals: Vec<(&str, Decimal, i64, Decimal)> = per_sku
+        .into_iter()
+        .map(|(sku, (amount, sales, quantity))| {
+            (
+                sku,
+                crate::core::rates::round_converted(amount, to.scale()),
+                sales,
+                quantity,
+            )
+        })
+        .collect();
+    totals.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    totals.truncate(top as usize);
+    let code = to.code().as_str().to_owned();
+    let rows = totals
+        .into_iter()
+        .map(|(sku, amount, sales, quantity)| {
+            vec![
+                Value::String(sku.to_owned()),
+                Value::String(code.clone()),
+                Value::String(amount.to_string()),
+                Value::from(sales),
+                q(quantity),
+            ]
+        })
+        .collect();
+    let mut extra = Map::new();
+    extra.insert("converted_at".into(), json!(at.to_string()));
+    extra.insert(
+        "rates".into(),
+        Value::Array(
+            rates
+                .values()
+                .filter(|u| !u.sources.is_empty())
+                .map(|u| {
+                    json!({
+                        "from": u.from.as_str(),
+                        "to": u.to.as_str(),
+                        "rate": u.rate.normalize().to_string(),
+                        "seqs": u.sources.iter().map(|s| s.seq).collect::<Vec<_>>(),
+                    })
+                })
+                .collect(),
+        ),
+    );
+    Table {
+        ledger,
+        head,
+        name: "products",
+        columns: &["sku", "currency", "amount", "sales", "quantity"],
+        rows,
+        extra,
+    }
+    .respond(request)
 }
 
 #[derive(Debug, Deserialize)]

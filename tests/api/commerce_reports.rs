@@ -117,6 +117,41 @@ async fn sales_reports_rank_products_and_customers() {
         .await
         .assert_problem(422, "invalid-request");
 
+    // A sale in USD, then everything converted into EUR at a rate in the chain:
+    // MUG 50.00 EUR + 10.00 USD × 0.5 = 55.00 over 3 orders and 6 units.
+    let r = s
+        .post(
+            "/orders",
+            json!({"id": "O-8", "customer": "dan", "channel": "online", "currency": "USD",
+                   "warehouse": "berlin", "lines": [{"sku": "MUG", "quantity": "1", "unit_price": "10.00"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(s.ship("O-8", &[("MUG", "1")]).await.status, 201);
+    let r = s
+        .post(
+            "/rates",
+            json!({"rates": [{"base": "USD", "quote": "EUR", "rate": "0.5", "effective_date": "2026-01-01"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let converted = s.get("/reports/sales/products?convert_to=EUR").await;
+    assert_eq!(
+        converted.body["products"],
+        json!([
+            {"sku": "TEA", "currency": "EUR", "amount": "80.00", "sales": 1, "quantity": "10"},
+            {"sku": "MUG", "currency": "EUR", "amount": "55.00", "sales": 3, "quantity": "6"},
+            {"sku": "PEN", "currency": "EUR", "amount": "6.00", "sales": 3, "quantity": "3"},
+        ]),
+        "{}",
+        converted.text
+    );
+    assert_eq!(converted.body["rates"][0]["seqs"], json!([r.body["seq"]]));
+    s.get("/reports/sales/products?convert_to=JPY")
+        .await
+        .assert_problem(422, "missing-rates");
+    let head = app.head_seq("shop").await;
+
     // CSV on request, with the same head in its headers.
     let csv = app
         .http
@@ -130,6 +165,6 @@ async fn sales_reports_rank_products_and_customers() {
     assert_eq!(csv.headers()["Chainbook-Seq"], head.to_string().as_str());
     assert_eq!(
         csv.text().await.unwrap(),
-        "sku,currency,amount,sales,quantity\nTEA,EUR,80.00,1,10\nMUG,EUR,50.00,2,5\nPEN,EUR,6.00,3,3\n"
+        "sku,currency,amount,sales,quantity\nTEA,EUR,80.00,1,10\nMUG,EUR,50.00,2,5\nMUG,USD,10.00,1,1\nPEN,EUR,6.00,3,3\n"
     );
 }
