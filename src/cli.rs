@@ -1,8 +1,9 @@
-//! The command line: `serve`, `keys create`, `migrate`.
+//! The command line: `serve`, `keys create`, `migrate`, `rebuild`.
 
 use clap::{Parser, Subcommand};
 
 use crate::config::{DatabaseArgs, ServeArgs};
+use crate::core::limits;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +27,20 @@ pub enum Command {
     },
     /// Apply pending schema migrations and exit.
     Migrate(DatabaseArgs),
+    /// Rebuild every projection of a ledger from its log, in one transaction, and
+    /// print how the result differs from what it replaced. Exit status: 0 identical,
+    /// 1 different (the rebuilt projections are kept: the log is the truth), 2 error.
+    Rebuild {
+        /// The ledger whose projections to rebuild.
+        #[arg(long)]
+        ledger: String,
+        /// Events replayed per chunk (memory grows with it, not with the log).
+        #[arg(long, default_value_t = limits::REBUILD_CHUNK_EVENTS,
+              value_parser = chunk_events)]
+        chunk_events: usize,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,4 +56,12 @@ pub enum KeysCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+}
+
+fn chunk_events(text: &str) -> Result<usize, String> {
+    let max = limits::REBUILD_CHUNK_EVENTS_MAX;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("give a number of events from 1 to {max}")),
+    }
 }

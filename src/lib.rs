@@ -10,12 +10,14 @@
 //! - [`http`] is the only place that knows actix-web: request parsing, authorisation,
 //!   problem+json errors and the OpenAPI document.
 //!
-//! [`startup`] wires them together; `main.rs` only parses the command line.
+//! [`startup`] wires them together; [`signer`] keeps the checkpoint key and signs heads
+//! in the background; `main.rs` only parses the command line.
 
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod http;
+pub mod signer;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -8,6 +8,21 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     telemetry::init();
     let result = match cli.command {
+        // Like diff(1): 0 identical, 1 different, 2 trouble.
+        Command::Rebuild {
+            ledger,
+            chunk_events,
+            database,
+        } => {
+            return match startup::rebuild(database, ledger, chunk_events).await {
+                Ok(true) => std::process::ExitCode::SUCCESS,
+                Ok(false) => std::process::ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("chainbook: {e}");
+                    std::process::ExitCode::from(2)
+                }
+            };
+        }
         Command::Serve(args) => startup::serve(args).await,
         Command::Migrate(args) => startup::migrate_only(args).await,
         Command::Keys {

@@ -14,8 +14,9 @@ use crate::core::ledger::LedgerId;
 use crate::core::role::Role;
 use crate::http::{self, auth::KeyCache, ApiError, AppState};
 use crate::store::cluster::{ClusterError, EmbeddedCluster};
+use crate::store::rebuild::RebuildReport;
 use crate::store::writer::Writers;
-use crate::store::{keys, migrate, pool, StoreError};
+use crate::store::{keys, migrate, pool, rebuild as replay, StoreError};
 
 /// Connections for the ledger writers (each writer uses one at a time).
 const WRITER_POOL_SIZE: usize = 8;
@@ -90,13 +91,50 @@ pub struct Application {
     server: actix_web::dev::Server,
 }
 
+/// How the service signs checkpoints: its key, and when it signs unasked (`None`: only
+/// on request).
+pub struct Signing {
+    pub key: ed25519_dalek::SigningKey,
+    pub schedule: Option<crate::signer::Schedule>,
+}
+
+impl Signing {
+    /// A key made up for this process, signing only on request (tests).
+    pub fn ephemeral() -> Self {
+        let mut seed = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+        Self {
+            key: ed25519_dalek::SigningKey::from_bytes(&seed),
+            schedule: None,
+        }
+    }
+}
+
 impl Application {
+    /// The service with a throwaway checkpoint key that signs only on request.
     pub async fn build(
         listen: SocketAddr,
         database_url: &str,
         pool_size: usize,
     ) -> Result<Self, StartupError> {
+        Self::build_with(listen, database_url, pool_size, Signing::ephemeral()).await
+    }
+
+    pub async fn build_with(
+        listen: SocketAddr,
+        database_url: &str,
+        pool_size: usize,
+        signing: Signing,
+    ) -> Result<Self, StartupError> {
         let pool = pool::connect(database_url, pool_size)?;
+        let checkpoint_key = std::sync::Arc::new(signing.key);
+        if let Some(schedule) = signing.schedule {
+            tokio::spawn(crate::signer::run(
+                pool.clone(),
+                checkpoint_key.clone(),
+                schedule,
+            ));
+        }
         // The writers get connections of their own: a pooled connection is driven by a
         // task on the runtime that opened it, and one opened by an HTTP worker would make
         // every writer round trip wait for that busy worker thread.
@@ -107,6 +145,7 @@ impl Application {
             writers,
             keys: KeyCache::default(),
             currencies: Default::default(),
+            checkpoint_key,
         };
         let listener = TcpListener::bind(listen)?;
         let port = listener.local_addr()?.port();
@@ -142,7 +181,15 @@ impl Application {
 pub async fn serve(args: ServeArgs) -> Result<(), StartupError> {
     let database = Database::open(&args.database).await?;
     let key_path = bootstrap_admin_key(&database.url, &args.database.data_dir).await?;
-    let app = Application::build(args.listen, &database.url, args.pool_size).await?;
+    let key_file = crate::signer::key_path(&args.database.data_dir);
+    let signing = Signing {
+        key: crate::signer::load_or_create(&key_file)?,
+        schedule: Some(crate::signer::Schedule {
+            every_events: args.checkpoint_every_events,
+            every_seconds: args.checkpoint_every_seconds,
+        }),
+    };
+    let app = Application::build_with(args.listen, &database.url, args.pool_size, signing).await?;
     println!(
         "chainbook listening on http://{}:{}",
         args.listen.ip(),
@@ -206,4 +253,89 @@ pub async fn create_key(
     database.stop();
     println!("{}", token?);
     Ok(())
+}
+
+/// `chainbook rebuild`: rebuilds the ledger's projections from its log, with a progress
+/// bar on stderr (only when it is a terminal), then prints the differences and a
+/// summary. `Ok(true)` when the rebuilt projections equal the ones they replaced.
+pub async fn rebuild(
+    args: DatabaseArgs,
+    ledger: String,
+    chunk_events: usize,
+) -> Result<bool, StartupError> {
+    let ledger = LedgerId::parse(&ledger).map_err(|e| StartupError::Invalid(e.to_string()))?;
+    let database = Database::open(&args).await?;
+    let bar = progress_bar();
+    let rebuilt = replay::rebuild(&database.url, &ledger, chunk_events, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await;
+    bar.finish_and_clear();
+    database.stop();
+    let report =
+        rebuilt?.ok_or_else(|| StartupError::Invalid(format!("no ledger named {ledger}")))?;
+    print_rebuild(&ledger, &report);
+    Ok(report.identical())
+}
+
+/// A bar drawn to stderr, hidden when stderr is not a terminal (a pipe, a log file).
+fn progress_bar() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let target = if std::io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
+    let bar = indicatif::ProgressBar::with_draw_target(None, target);
+    let style = indicatif::ProgressStyle::with_template(
+        "replaying {bar:40} {pos}/{len} events, {per_sec}, {eta} left",
+    )
+    .expect("a valid template");
+    bar.set_style(style);
+    bar
+}
+
+fn print_rebuild(ledger: &LedgerId, report: &RebuildReport) {
+    let mut out = std::io::stdout().lock();
+    for table in report.tables.iter().filter(|t| t.differences > 0) {
+        for d in &table.shown {
+            let _ = writeln!(out, "{} {}", table.table, d.key);
+            let _ = writeln!(out, "  old: {}", d.old.as_deref().unwrap_or("(no row)"));
+            let _ = writeln!(out, "  new: {}", d.new.as_deref().unwrap_or("(no row)"));
+        }
+        let _ = writeln!(
+            out,
+            "{}: {} difference(s), {} shown",
+            table.table,
+            table.differences,
+            table.shown.len()
+        );
+    }
+    let seconds = report.replay.as_secs_f64();
+    let _ = writeln!(
+        out,
+        "ledger {ledger}: {} events replayed in {seconds:.2} s ({:.0} events/s), {:.2} s in all",
+        report.events,
+        report.events as f64 / seconds.max(1e-9),
+        report.total.as_secs_f64()
+    );
+    let per_table: Vec<String> = report
+        .tables
+        .iter()
+        .map(|t| format!("{} {}", t.table, t.differences))
+        .collect();
+    let _ = writeln!(out, "differences per table: {}", per_table.join(", "));
+    let _ = if report.identical() {
+        writeln!(
+            out,
+            "identical: the rebuilt projections equal the ones they replaced"
+        )
+    } else {
+        writeln!(
+            out,
+            "{} difference(s): the rebuilt projections, from the log, are kept",
+            report.differences()
+        )
+    };
 }

@@ -12,6 +12,7 @@ use super::currency::{Currency, CurrencyBook, CurrencyCode};
 use super::event::EventBody;
 use super::hash::Hash;
 use super::ledger::LedgerId;
+use super::merkle::Frontier;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountState {
@@ -49,6 +50,8 @@ pub struct LedgerState {
     pub commerce: CommerceState,
     /// The ledger's custom assets; the store loads them all (`None`: not yet).
     pub currencies: Option<CurrencyBook>,
+    /// The right edge of the Merkle tree over the events so far (`None`: not loaded).
+    pub merkle: Option<Frontier>,
 }
 
 impl LedgerState {
@@ -67,6 +70,7 @@ impl LedgerState {
             reversed: HashSet::new(),
             commerce: CommerceState::default(),
             currencies: None,
+            merkle: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod ledgers;
 pub mod openapi;
 pub mod operations;
 pub mod problem;
+pub mod proofs;
 pub mod render;
 pub mod reporting;
 pub mod reports;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub writers: Writers,
     pub keys: auth::KeyCache,
     pub currencies: currencies::CurrencyCache,
+    /// Signs checkpoints; its public half is published at `/v1/keys/checkpoint`.
+    pub checkpoint_key: std::sync::Arc<ed25519_dalek::SigningKey>,
 }
 
 /// Registers every route. Body size is bounded for every endpoint (`BODY_BYTES_MAX`).
@@ -41,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/openapi.json", web::get().to(openapi::document))
         .service(
             web::scope("/v1")
+                .route("/keys/checkpoint", web::get().to(proofs::public_key))
                 .route("/ledgers", web::post().to(ledgers::create))
                 .route("/ledgers/{ledger}", web::get().to(ledgers::get))
                 .route(
@@ -151,7 +155,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/ledgers/{ledger}/events", web::get().to(audit::events))
                 .route("/ledgers/{ledger}/export", web::get().to(audit::export))
-                .route("/ledgers/{ledger}/chain/head", web::get().to(audit::head)),
+                .route("/ledgers/{ledger}/chain/head", web::get().to(audit::head))
+                .route(
+                    "/ledgers/{ledger}/checkpoints",
+                    web::post().to(proofs::sign),
+                )
+                .route("/ledgers/{ledger}/checkpoints", web::get().to(proofs::list))
+                .route(
+                    "/ledgers/{ledger}/proofs/inclusion",
+                    web::get().to(proofs::inclusion),
+                )
+                .route(
+                    "/ledgers/{ledger}/proofs/consistency",
+                    web::get().to(proofs::consistency),
+                ),
         )
         .default_service(web::to(not_found));
 }

@@ -4,6 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::currencies::RegisterCurrency;
 use super::dto::{
     CreateKey, CreateLedger, OpenAccount, PostBatch, PostTransaction, PostingBody, Reverse,
 };
@@ -12,7 +13,9 @@ use super::operations::{
     StockAdjustment, StockReceipt, StockTransfer, WarehouseRule,
 };
 use super::reporting::{PublishRates, RateBody};
-use super::{accounts, audit, entries, health, ledgers, operations, reporting, reports};
+use super::{
+    accounts, audit, currencies, entries, health, ledgers, operations, proofs, reporting, reports,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,12 +28,14 @@ use super::{accounts, audit, entries, health, ledgers, operations, reporting, re
         operations::place_order, operations::pay, operations::ship, operations::cancel,
         reports::inventory, reports::alerts, reports::order, reports::sales_by_product, reports::sales_by_customer,
         reporting::publish_rates, reporting::trial_balance, reporting::balance_sheet, reporting::income_statement,
+        currencies::register, currencies::list,
+        proofs::public_key, proofs::sign, proofs::list, proofs::inclusion, proofs::consistency,
         audit::events, audit::export, audit::head,
         health::healthz, health::readyz,
     ),
     components(schemas(CreateLedger, OpenAccount, PostingBody, PostTransaction, PostBatch, Reverse, CreateKey,
         RegisterProduct, WarehouseRule, StockReceipt, StockTransfer, Place, StockAdjustment, PlaceOrder,
-        OrderLineRequest, Payment, Shipment, ShipmentLine, Cancel, PublishRates, RateBody)),
+        OrderLineRequest, Payment, Shipment, ShipmentLine, Cancel, PublishRates, RateBody, RegisterCurrency)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

@@ -112,3 +112,17 @@ pub async fn by_id(
         hash: r.get(3),
     }))
 }
+
+/// The hash of event `seq` (hex).
+pub async fn by_seq(
+    client: &impl GenericClient,
+    ledger: &LedgerId,
+    seq: u64,
+) -> Result<String, StoreError> {
+    const SQL: &str = "SELECT hash FROM events WHERE ledger_id = $1 AND seq = $2";
+    let row = client
+        .query_opt(SQL, &[&ledger.as_str(), &(seq as i64)])
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("ledger {ledger} has no event {seq}")))?;
+    Ok(row.get(0))
+}

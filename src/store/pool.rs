@@ -52,3 +52,17 @@ pub async fn connect_owner(url: &str) -> Result<tokio_postgres::Client, StoreErr
     });
     Ok(client)
 }
+
+/// One connection as the owner with deadpool's statement cache, for owner work that
+/// runs the writer's own statements (`store::rebuild`). Dropping it closes it.
+pub async fn connect_owner_cached(
+    url: &str,
+) -> Result<deadpool_postgres::ClientWrapper, StoreError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "owner connection closed");
+        }
+    });
+    Ok(deadpool_postgres::ClientWrapper::new(client, task))
+}

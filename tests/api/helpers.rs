@@ -70,6 +70,8 @@ async fn template() {
 pub struct TestDatabase {
     pub name: String,
     pub url: String,
+    /// Whether dropping this handle drops the database (false for a second handle).
+    owned: bool,
 }
 
 impl TestDatabase {
@@ -84,7 +86,21 @@ impl TestDatabase {
             .await
             .unwrap();
         let url = backend().url(&name);
-        Self { name, url }
+        Self {
+            name,
+            url,
+            owned: true,
+        }
+    }
+
+    /// Another handle on the same database, for a second service on it; the first
+    /// handle still drops the database.
+    pub fn reuse(other: &TestDatabase) -> Self {
+        Self {
+            name: other.name.clone(),
+            url: other.url.clone(),
+            owned: false,
+        }
     }
 
     /// A connection as the database owner (not the service role).
@@ -95,6 +111,9 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let name = self.name.clone();
         let url = backend().url("postgres");
         // Drop runs outside async; a short-lived runtime on its own thread does it.

@@ -19,6 +19,8 @@ mod ledgers;
 mod operations;
 mod overdraft;
 mod processes;
+mod proofs;
+mod rebuild;
 mod reporting;
 mod shop;
 mod tamper;

@@ -81,7 +81,9 @@ pub(super) async fn load<'a>(
     Ok(accounts)
 }
 
-async fn load_orders(
+/// Loads orders by id from their projections into the state (the writer, for commands
+/// that name them; a rebuild, for events naming an order forgotten once settled).
+pub(crate) async fn load_orders(
     client: &ClientWrapper,
     state: &mut LedgerState,
     ledger: &str,
@@ -216,9 +218,6 @@ pub(super) async fn persist(
     state: &LedgerState,
     plan: &Plan,
 ) -> Result<(), StoreError> {
-    // The reporting projections (rates, balance history) ride along here so that
-    // everything that writes projections writes them too.
-    super::reporting::persist(client, &state.ledger, plan).await?;
     let rows = Rows::collect(state, plan);
     if rows.is_empty() {
         return Ok(());

@@ -25,6 +25,12 @@ use crate::core::{limits, CoreError};
 
 use super::{Pool, StoreError};
 
+// What `store::rebuild` shares with the writer: the lock, the projection writes and
+// the order loader, so a replay writes projections exactly as the writer does.
+pub(crate) use commerce::load_orders;
+pub(crate) use load::lock_key;
+pub(crate) use persist::{write_projections, Plan};
+
 /// The result of one command: its sealed event, or the rule it broke.
 pub type ItemResult = Result<Arc<SealedEvent>, CoreError>;
 

@@ -1,5 +1,6 @@
-//! Writes a decided batch: events, the projections they change, and idempotency
-//! records, as a handful of multi-row statements pipelined on one connection.
+//! Writes a decided batch: events and idempotency records (the log), and the
+//! projections they change (`write_projections`, which a rebuild replays through), as
+//! a handful of multi-row statements pipelined on one connection.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,17 +11,22 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::core::event::{EventBody, SealedEvent};
+use crate::core::hash::Hash;
 use crate::core::ledger::LedgerId;
+use crate::core::merkle::Subtree;
 use crate::core::posting::Side;
+use crate::core::state::LedgerState;
 use crate::store::StoreError;
 
 use super::{IdempotencyRequest, Rendered};
 
-/// Everything a batch appends.
+/// Everything a batch appends. A rebuild fills only `events`, with a chunk of the log.
 #[derive(Default)]
-pub(super) struct Plan {
-    pub events: Vec<(Arc<SealedEvent>, EventBody)>,
-    pub idempotency: Vec<(IdempotencyRequest, Rendered)>,
+pub(crate) struct Plan {
+    pub(crate) events: Vec<(Arc<SealedEvent>, EventBody)>,
+    pub(super) idempotency: Vec<(IdempotencyRequest, Rendered)>,
+    /// The Merkle tree's perfect subtrees the events completed.
+    pub(super) merkle_nodes: Vec<(Subtree, Hash)>,
 }
 
 const INSERT_EVENTS: &str = "INSERT INTO events (ledger_id, seq, id, type, recorded_at, prev_hash, hash, canonical, reverses) \
@@ -39,16 +45,14 @@ const UPSERT_BALANCES: &str = "INSERT INTO balances (ledger_id, account, currenc
 const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (ledger_id, key, request_hash, status, response, created_at) \
      SELECT $1, key, hash, status, response, now() FROM unnest($2::text[], $3::text[], $4::int2[], $5::text[]) AS t(key, hash, status, response)";
 
-pub(super) async fn write(
+/// The `ledgers` row of a batch that creates the ledger (seq 1). Not a projection (the
+/// database refuses to change it, like the log). The writer awaits it before the rest,
+/// since accounts reference it.
+pub(super) async fn insert_ledger(
     client: &ClientWrapper,
     ledger: &LedgerId,
     plan: &Plan,
 ) -> Result<(), StoreError> {
-    if plan.events.is_empty() {
-        return Ok(());
-    }
-    let l = ledger.as_str();
-    // The ledger row first: events reference it.
     for (event, body) in &plan.events {
         if let EventBody::LedgerCreated {
             name,
@@ -59,17 +63,28 @@ pub(super) async fn write(
             client
                 .execute(
                     &client.prepare_cached(INSERT_LEDGER).await?,
-                    &[&l, name, &code, &event.recorded_at],
+                    &[&ledger.as_str(), name, &code, &event.recorded_at],
                 )
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// Appends the batch to the log: its events and idempotency records, pipelined.
+/// Anything append-only that the database refuses to delete belongs here, not in
+/// `write_projections`: a rebuild deletes and rewrites every projection.
+pub(super) async fn write_log(
+    client: &ClientWrapper,
+    ledger: &LedgerId,
+    plan: &Plan,
+) -> Result<(), StoreError> {
+    if plan.events.is_empty() {
+        return Ok(());
+    }
+    let l = ledger.as_str();
     let events = EventColumns::from(plan);
-    let accounts = AccountColumns::from(plan);
-    let balances = BalanceColumns::from(plan);
     let keys = IdempotencyColumns::from(plan);
-    // tokio-postgres pipelines these: they reach the server in this order, without
-    // waiting for each answer.
     let insert_events = async {
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
             &l,
@@ -86,6 +101,62 @@ pub(super) async fn write(
             .execute(&client.prepare_cached(INSERT_EVENTS).await?, &params)
             .await
     };
+    let insert_keys = async {
+        if keys.key.is_empty() {
+            return Ok(0);
+        }
+        client
+            .execute(
+                &client.prepare_cached(INSERT_IDEMPOTENCY).await?,
+                &[&l, &keys.key, &keys.hash, &keys.status, &keys.response],
+            )
+            .await
+    };
+    let insert_nodes = async {
+        crate::store::merkle::insert(&**client, ledger, &plan.merkle_nodes).await?;
+        Ok::<u64, StoreError>(0)
+    };
+    let (a, b) = (
+        async { insert_events.await.map_err(StoreError::from) },
+        async { insert_keys.await.map_err(StoreError::from) },
+    );
+    futures_util::try_join!(a, b, insert_nodes)?;
+    Ok(())
+}
+
+/// Writes every projection the events of `plan` change, from those events and from
+/// `state` as it is after them: accounts, closes and balances here, then the
+/// reporting projections (rates, currencies, balance history) and the commerce ones
+/// (products, stock, orders, sales). The writer calls it after each decided batch;
+/// `store::rebuild` calls it for each chunk of the replayed log, so a projection
+/// written here is rebuilt with no other change. The three groups have no foreign
+/// keys between them, so they are pipelined.
+pub(crate) async fn write_projections(
+    client: &ClientWrapper,
+    state: &LedgerState,
+    plan: &Plan,
+) -> Result<(), StoreError> {
+    if plan.events.is_empty() {
+        return Ok(());
+    }
+    futures_util::try_join!(
+        write_accounts(client, &state.ledger, plan),
+        super::reporting::persist(client, &state.ledger, plan),
+        super::commerce::persist(client, state, plan),
+    )?;
+    Ok(())
+}
+
+async fn write_accounts(
+    client: &ClientWrapper,
+    ledger: &LedgerId,
+    plan: &Plan,
+) -> Result<(), StoreError> {
+    let l = ledger.as_str();
+    let accounts = AccountColumns::from(plan);
+    let balances = BalanceColumns::from(plan);
+    // tokio-postgres pipelines these: they reach the server in this order (accounts
+    // before their closes and balances), without waiting for each answer.
     let insert_accounts = async {
         if accounts.code.is_empty() {
             return Ok(0);
@@ -133,24 +204,7 @@ pub(super) async fn write(
             )
             .await
     };
-    let insert_keys = async {
-        if keys.key.is_empty() {
-            return Ok(0);
-        }
-        client
-            .execute(
-                &client.prepare_cached(INSERT_IDEMPOTENCY).await?,
-                &[&l, &keys.key, &keys.hash, &keys.status, &keys.response],
-            )
-            .await
-    };
-    futures_util::try_join!(
-        insert_events,
-        insert_accounts,
-        close_accounts,
-        upsert_balances,
-        insert_keys
-    )?;
+    futures_util::try_join!(insert_accounts, close_accounts, upsert_balances)?;
     Ok(())
 }
 

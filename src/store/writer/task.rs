@@ -117,6 +117,11 @@ impl LedgerTask {
         if state.currencies.is_none() {
             load::currencies(client, state).await?;
         }
+        if state.merkle.is_none() {
+            let frontier =
+                crate::store::merkle::frontier(&**client, &state.ledger, state.head_seq).await?;
+            state.merkle = Some(frontier);
+        }
         let commands = || submissions.iter().flat_map(|s| &s.commands);
         let commerce_accounts = commerce::load(client, state, commands()).await?;
         load::missing_accounts(client, state, commands(), &commerce_accounts).await?;
@@ -125,8 +130,13 @@ impl LedgerTask {
 
         let mut plan = Plan::default();
         let outcomes = decide_all(state, submissions, &stored, &mut plan);
-        persist::write(client, &state.ledger, &plan).await?;
-        commerce::persist(client, state, &plan).await?;
+        // The log and the projections go out pipelined on the one connection, after
+        // the ledger row that accounts reference (only in the batch that creates it).
+        persist::insert_ledger(client, &state.ledger, &plan).await?;
+        futures_util::try_join!(
+            persist::write_log(client, &state.ledger, &plan),
+            persist::write_projections(client, state, &plan)
+        )?;
         client.batch_execute("COMMIT").await?;
         Ok(outcomes)
     }
@@ -201,6 +211,7 @@ fn decide_group(
 ) -> Vec<ItemResult> {
     let snapshot = atomic.then(|| Snapshot::take(state, commands));
     let mark = plan.events.len();
+    let nodes_mark = plan.merkle_nodes.len();
     let mut results: Vec<ItemResult> = Vec::with_capacity(commands.len());
     for (index, command) in commands.iter().enumerate() {
         match decide(state, command) {
@@ -222,6 +233,7 @@ fn decide_group(
                 if let Some(snapshot) = &snapshot {
                     snapshot.restore(state);
                     plan.events.truncate(mark);
+                    plan.merkle_nodes.truncate(nodes_mark);
                     return aborted(commands.len(), index, results.pop().expect("just pushed"));
                 }
             }
@@ -241,6 +253,9 @@ fn append(state: &mut LedgerState, body: EventBody, plan: &mut Plan) -> Arc<Seal
         &body,
     ));
     state.apply(&body, seq, sealed.hash);
+    if let Some(frontier) = state.merkle.as_mut() {
+        plan.merkle_nodes.extend(frontier.push(&sealed.hash));
+    }
     plan.events.push((sealed.clone(), body));
     sealed
 }
@@ -265,6 +280,7 @@ struct Snapshot {
         Option<crate::core::state::AccountState>,
     )>,
     reversed: Vec<Uuid>,
+    merkle: Option<crate::core::merkle::Frontier>,
 }
 
 impl Snapshot {
@@ -287,6 +303,7 @@ impl Snapshot {
             head: (state.head_seq, state.head_hash),
             accounts,
             reversed,
+            merkle: state.merkle.clone(),
         }
     }
 
@@ -302,5 +319,6 @@ impl Snapshot {
         for id in &self.reversed {
             state.reversed.remove(id);
         }
+        state.merkle.clone_from(&self.merkle);
     }
 }

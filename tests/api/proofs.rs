@@ -1,0 +1,357 @@
+//! Merkle proofs and signed checkpoints over HTTP, checked with the pure verification
+//! code against roots recomputed from the export.
+
+use chainbook::core::checkpoint::Checkpoint;
+use chainbook::core::hash::Hash;
+use chainbook::core::ledger::LedgerId;
+use chainbook::core::merkle::{self, Frontier};
+use serde_json::{json, Value};
+
+use crate::helpers::{funded_ledger, spawn_app, TestApp};
+
+fn h(v: &Value) -> Hash {
+    Hash::from_hex(v.as_str().unwrap()).unwrap()
+}
+
+/// The event hashes of the export, and the root of every prefix of them.
+async fn roots(app: &TestApp, ledger: &str) -> (Vec<Hash>, Vec<Hash>) {
+    let hashes: Vec<Hash> = app
+        .export(ledger)
+        .await
+        .lines()
+        .map(|l| h(&serde_json::from_str::<Value>(l).unwrap()["hash"]))
+        .collect();
+    let mut frontier = Frontier::default();
+    let roots = hashes
+        .iter()
+        .map(|e| {
+            frontier.push(e);
+            frontier.root().unwrap()
+        })
+        .collect();
+    (hashes, roots)
+}
+
+#[tokio::test]
+async fn inclusion_and_consistency_proofs_verify_against_the_export() {
+    let app = spawn_app().await;
+    let key = funded_ledger(&app, "acme", "500.00").await;
+    for _ in 0..30 {
+        let r = app
+            .transfer(
+                &key,
+                "acme",
+                "assets:cash",
+                "expenses:supplies",
+                "EUR",
+                "1.00",
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let (hashes, roots) = roots(&app, "acme").await;
+    let n = hashes.len() as u64;
+    let auditor = app.key("acme", "auditor").await;
+    for (seq, size) in [(1, 1), (1, n), (5, 13), (13, 13), (n, n), (17, 32.min(n))] {
+        let r = app
+            .get(
+                &auditor,
+                &format!("/v1/ledgers/acme/proofs/inclusion?seq={seq}&tree_size={size}"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            h(&r.body["root"]),
+            roots[size as usize - 1],
+            "root of {size}"
+        );
+        let path: Vec<Hash> = r.body["audit_path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(h)
+            .collect();
+        let leaf = merkle::leaf_hash(&h(&r.body["leaf_hash"]));
+        assert_eq!(h(&r.body["leaf_hash"]), hashes[seq as usize - 1]);
+        assert!(
+            merkle::verify_inclusion(&leaf, seq - 1, size, &path, &roots[size as usize - 1]),
+            "{seq} in {size}"
+        );
+    }
+    for (from, to) in [(1, n), (7, 20), (16, 32.min(n)), (n, n)] {
+        let r = app
+            .get(
+                &auditor,
+                &format!("/v1/ledgers/acme/proofs/consistency?from={from}&to={to}"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let proof: Vec<Hash> = r.body["consistency_path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(h)
+            .collect();
+        assert!(merkle::verify_consistency(
+            from,
+            to,
+            &roots[from as usize - 1],
+            &roots[to as usize - 1],
+            &proof
+        ));
+    }
+    for bad in [
+        "inclusion?seq=0",
+        &format!("inclusion?seq={}", n + 1),
+        &format!("inclusion?seq=3&tree_size={}", n + 1),
+        "inclusion?seq=5&tree_size=4",
+        "consistency?from=0",
+        "consistency?from=5&to=4",
+        "inclusion",
+    ] {
+        app.get(&auditor, &format!("/v1/ledgers/acme/proofs/{bad}"))
+            .await
+            .assert_problem(422, "invalid-request");
+    }
+    let reader = app.key("acme", "reader").await;
+    app.get(&reader, "/v1/ledgers/acme/proofs/inclusion?seq=1")
+        .await
+        .assert_problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn checkpoints_are_signed_and_verify_with_the_published_key() {
+    let app = spawn_app().await;
+    let key = funded_ledger(&app, "acme", "100.00").await;
+    let auditor = app.key("acme", "auditor").await;
+    let published = app.get("", "/v1/keys/checkpoint").await;
+    assert_eq!(published.status, 200, "{}", published.text);
+    assert_eq!(published.body["algorithm"], "ed25519");
+    let public: [u8; 32] = hex::decode(published.body["public_key"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let public = ed25519_dalek::VerifyingKey::from_bytes(&public).unwrap();
+
+    let r = app
+        .post(&auditor, "/v1/ledgers/acme/checkpoints", &json!({}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let (hashes, roots) = roots(&app, "acme").await;
+    let seq = r.body["seq"].as_u64().unwrap();
+    assert_eq!(seq, hashes.len() as u64);
+    assert_eq!(h(&r.body["hash"]), hashes[seq as usize - 1]);
+    assert_eq!(h(&r.body["merkle_root"]), roots[seq as usize - 1]);
+    let checkpoint = Checkpoint {
+        ledger: LedgerId::parse("acme").unwrap(),
+        seq,
+        hash: h(&r.body["hash"]),
+        merkle_root: h(&r.body["merkle_root"]),
+        signed_at: r.body["signed_at"].as_str().unwrap().to_owned(),
+    };
+    let signature = r.body["signature"].as_str().unwrap();
+    assert!(checkpoint.verify(signature, &public));
+    let forged = Checkpoint {
+        merkle_root: Hash::of(b"rewritten history"),
+        ..checkpoint.clone()
+    };
+    assert!(!forged.verify(signature, &public));
+
+    // Signing the same head again gives the same checkpoint; a new head a new one.
+    let again = app
+        .post(&auditor, "/v1/ledgers/acme/checkpoints", &json!({}))
+        .await;
+    assert_eq!(again.body, r.body);
+    app.transfer(
+        &key,
+        "acme",
+        "assets:cash",
+        "expenses:supplies",
+        "EUR",
+        "1.00",
+    )
+    .await;
+    let later = app
+        .post(&auditor, "/v1/ledgers/acme/checkpoints", &json!({}))
+        .await;
+    assert_eq!(later.body["seq"], seq + 1);
+    let list = app.get(&auditor, "/v1/ledgers/acme/checkpoints").await;
+    let seqs: Vec<u64> = list.body["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["seq"].as_u64().unwrap())
+        .filter(|s| *s >= seq)
+        .collect();
+    assert_eq!(seqs, [seq, seq + 1]);
+    // The later tree extends the signed one.
+    let r = app
+        .get(
+            &auditor,
+            &format!(
+                "/v1/ledgers/acme/proofs/consistency?from={seq}&to={}",
+                seq + 1
+            ),
+        )
+        .await;
+    let proof: Vec<Hash> = r.body["consistency_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(h)
+        .collect();
+    assert!(merkle::verify_consistency(
+        seq,
+        seq + 1,
+        &checkpoint.merkle_root,
+        &h(&later.body["merkle_root"]),
+        &proof
+    ));
+    // The database refuses to change a checkpoint, even for the service.
+    let client = app.db.owner().await;
+    client
+        .batch_execute("SET ROLE chainbook_app")
+        .await
+        .unwrap();
+    let e = client
+        .execute(
+            "UPDATE checkpoints SET signature = 'x' WHERE ledger_id = 'acme'",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    let message = e
+        .as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_default();
+    assert!(message.contains("permission denied"), "{message}");
+}
+
+/// With a schedule, heads are signed without being asked once they move far enough.
+#[tokio::test]
+async fn heads_are_signed_on_a_schedule() {
+    use chainbook::startup::{Application, Signing};
+    let db = crate::helpers::TestDatabase::new().await;
+    let mut signing = Signing::ephemeral();
+    signing.schedule = Some(chainbook::signer::Schedule {
+        every_events: 3,
+        every_seconds: 3600,
+    });
+    let app = Application::build_with("127.0.0.1:0".parse().unwrap(), &db.url, 4, signing)
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let admin =
+        chainbook::store::keys::create(&db.owner().await, None, chainbook::core::role::Role::Admin)
+            .await
+            .unwrap();
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+    };
+    post(
+        "/v1/ledgers",
+        json!({"id": "acme", "name": "Acme", "base_currency": "EUR"}),
+    )
+    .await
+    .unwrap();
+    for i in 0..7 {
+        post(
+            "/v1/ledgers/acme/accounts",
+            json!({"code": format!("assets:a{i}"), "type": "asset"}),
+        )
+        .await
+        .unwrap();
+    }
+    // Seq 8 now; checkpoints follow within a few seconds, each ≥ 3 events apart.
+    let mut seqs = Vec::new();
+    for _ in 0..50 {
+        let list: Value = http
+            .get(format!("{base}/v1/ledgers/acme/checkpoints"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        seqs = list["checkpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["seq"].as_u64().unwrap())
+            .collect();
+        if seqs.last() == Some(&8) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(seqs.last(), Some(&8), "{seqs:?}");
+}
+
+/// A log written before the tree existed (its nodes gone) gets its tree built on the
+/// next write, and proofs hold across it.
+#[tokio::test]
+async fn a_log_without_its_tree_gets_one() {
+    let app = spawn_app().await;
+    let key = funded_ledger(&app, "acme", "100.00").await;
+    for _ in 0..10 {
+        app.transfer(
+            &key,
+            "acme",
+            "assets:cash",
+            "expenses:supplies",
+            "EUR",
+            "1.00",
+        )
+        .await;
+    }
+    let owner = app.db.owner().await;
+    owner
+        .batch_execute(
+            "ALTER TABLE merkle_nodes DISABLE TRIGGER merkle_nodes_append_only; \
+             DELETE FROM merkle_nodes; \
+             ALTER TABLE merkle_nodes ENABLE TRIGGER merkle_nodes_append_only",
+        )
+        .await
+        .unwrap();
+    // A fresh process has no tree in memory: it rebuilds it from the log.
+    let again = crate::helpers::spawn_app_on(crate::helpers::TestDatabase::reuse(&app.db)).await;
+    let r = again
+        .transfer(
+            &key,
+            "acme",
+            "assets:cash",
+            "expenses:supplies",
+            "EUR",
+            "1.00",
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let (hashes, roots) = roots(&again, "acme").await;
+    let n = hashes.len() as u64;
+    let r = again
+        .get(
+            &again.admin,
+            &format!("/v1/ledgers/acme/proofs/consistency?from=5&to={n}"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let proof: Vec<Hash> = r.body["consistency_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(h)
+        .collect();
+    assert!(merkle::verify_consistency(
+        5,
+        n,
+        &roots[4],
+        &roots[n as usize - 1],
+        &proof
+    ));
+}
