@@ -139,3 +139,87 @@ mod tests {
         assert!(!c.verify("zz", &key.verifying_key()));
     }
 }
+
+#[cfg(test)]
+mod spec_vectors {
+    use super::*;
+    use crate::core::merkle::{self, Subtree, Subtrees};
+
+    struct Leaves(Vec<Hash>);
+
+    impl Subtrees for Leaves {
+        fn hash(&self, s: Subtree) -> Hash {
+            if s.level == 0 {
+                return merkle::leaf_hash(&self.0[s.index as usize]);
+            }
+            let left = Subtree {
+                level: s.level - 1,
+                index: s.index * 2,
+            };
+            let right = Subtree {
+                index: left.index + 1,
+                ..left
+            };
+            merkle::node_hash(&self.hash(left), &self.hash(right))
+        }
+    }
+
+    /// The vectors printed in docs/chain-spec.md §9 are what the code computes.
+    #[test]
+    fn the_documented_tree_and_checkpoint_hold() {
+        let spec: Value =
+            serde_json::from_str(include_str!("../../tests/vectors/merkle-spec.json")).unwrap();
+        let doc = include_str!("../../docs/chain-spec.md");
+        let hex = |v: &Value| Hash::from_hex(v.as_str().unwrap()).unwrap();
+        let list = |v: &Value| v.as_array().unwrap().iter().map(hex).collect::<Vec<_>>();
+        let events = list(&spec["event_hashes"]);
+        let source = Leaves(events.clone());
+        let root = merkle::root(&source, 7);
+        assert_eq!(root, hex(&spec["root"]));
+        assert_eq!(
+            merkle::inclusion_proof(&source, 3, 7),
+            list(&spec["inclusion"]["path"])
+        );
+        assert_eq!(
+            merkle::consistency_proof(&source, 3, 7),
+            list(&spec["consistency"]["proof"])
+        );
+        assert_eq!(
+            merkle::root(&source, 3),
+            hex(&spec["consistency"]["from_root"])
+        );
+        let cp = &spec["checkpoint"];
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        assert_eq!(
+            hex::encode(key.verifying_key().to_bytes()),
+            cp["public_key"].as_str().unwrap()
+        );
+        let checkpoint = Checkpoint {
+            ledger: LedgerId::parse("acme").unwrap(),
+            seq: 7,
+            hash: events[6],
+            merkle_root: root,
+            signed_at: "2026-11-24T10:00:00.000000Z".into(),
+        };
+        assert_eq!(
+            String::from_utf8(checkpoint.message()).unwrap(),
+            cp["signed_bytes"].as_str().unwrap()
+        );
+        let signature = checkpoint.sign(&key);
+        assert_eq!(signature, cp["checkpoint"]["signature"].as_str().unwrap());
+        // And the document shows these very values.
+        for value in [
+            root.to_hex(),
+            signature,
+            cp["public_key"].as_str().unwrap().to_owned(),
+        ] {
+            assert!(doc.contains(&value), "docs/chain-spec.md lacks {value}");
+        }
+        for h in list(&spec["inclusion"]["path"])
+            .iter()
+            .chain(&list(&spec["consistency"]["proof"]))
+        {
+            assert!(doc.contains(&h.to_hex()));
+        }
+    }
+}
