@@ -11,11 +11,15 @@
 //! - `postings` — posting shape, positive amounts, balance per currency.
 //! - `verify` — the streaming check of a whole export, line by line.
 //! - `report` — the outcome: `Report`, `Failure`, `FailureKind`, rendering.
+//! - `merkle` — RFC 9162 roots and proof verification; `checkpoint` — signed
+//!   checkpoints and their Ed25519 signatures.
 //! - `limits` — the bounds the verifier enforces.
 
 mod canonical;
+pub mod checkpoint;
 pub mod limits;
 mod members;
+pub mod merkle;
 mod postings;
 mod report;
 mod strict_json;

@@ -11,6 +11,11 @@ pub struct VerifyOptions {
     /// carry that hash there; it may go further. Without such an anchor an
     /// export whose last events were cut off would still be a valid chain.
     pub expect_head: Option<(u64, String)>,
+    /// Signed checkpoints the auditor kept: each signature must hold under
+    /// `public_key`, and the export must carry, at each checkpoint's seq, its
+    /// hash and (over events 1..seq) its Merkle root.
+    pub checkpoints: Vec<crate::checkpoint::Checkpoint>,
+    pub public_key: Option<ed25519_dalek::VerifyingKey>,
 }
 
 /// The outcome of verifying one export. On failure, `events`, `head_seq` and
@@ -71,6 +76,13 @@ pub enum FailureKind {
     EmptyExport,
     /// The input could not be read.
     Io,
+    /// A checkpoint's signature does not hold under the public key.
+    CheckpointSignatureInvalid,
+    /// At a checkpoint's seq the export has another hash or Merkle root: the
+    /// history the checkpoint signed was rewritten.
+    CheckpointMismatch,
+    /// A checkpoint is for a seq the export does not reach, or another ledger.
+    CheckpointBeyondExport,
 }
 
 impl FailureKind {
@@ -89,6 +101,9 @@ impl FailureKind {
             FailureKind::HeadHashMismatch => "head-hash-mismatch",
             FailureKind::EmptyExport => "empty-export",
             FailureKind::Io => "io",
+            FailureKind::CheckpointSignatureInvalid => "checkpoint-signature-invalid",
+            FailureKind::CheckpointMismatch => "checkpoint-mismatch",
+            FailureKind::CheckpointBeyondExport => "checkpoint-beyond-export",
         }
     }
 }

@@ -2,8 +2,10 @@
 //! memory, stopping at the first failure.
 
 use crate::canonical::{members_hash, GENESIS_PREV_HASH};
+use crate::checkpoint::Checkpoint;
 use crate::limits::LINE_BYTES_MAX;
 use crate::members::{self, Members};
+use crate::merkle::{from_hex, RootBuilder};
 use crate::postings::{self, PostingError};
 use crate::report::{Failure, FailureKind, Report, VerifyOptions};
 use crate::strict_json;
@@ -15,6 +17,9 @@ use std::io::{self, BufRead, Read};
 /// length: one line buffer is reused and no event is kept.
 pub fn verify_reader<R: BufRead>(mut reader: R, options: &VerifyOptions) -> Report {
     let mut chain = Chain::new(options);
+    if let Some(failure) = chain.check_signatures() {
+        return chain.report(Some(failure));
+    }
     let mut line = Vec::with_capacity(8 * 1024);
     loop {
         line.clear();
@@ -47,6 +52,11 @@ fn read_line<R: BufRead>(reader: &mut R, line: &mut Vec<u8>) -> io::Result<usize
 /// seq and hash. Nothing here grows with the log.
 struct Chain<'o> {
     anchor: Option<(u64, &'o str)>,
+    /// The checkpoints by seq, and the Merkle root of the events so far
+    /// (O(log n) state).
+    checkpoints: Vec<&'o Checkpoint>,
+    public_key: Option<&'o ed25519_dalek::VerifyingKey>,
+    tree: RootBuilder,
     ledger: Option<String>,
     line: u64,
     head_seq: u64,
@@ -60,6 +70,13 @@ impl<'o> Chain<'o> {
                 .expect_head
                 .as_ref()
                 .map(|(seq, hash)| (*seq, hash.as_str())),
+            checkpoints: {
+                let mut list: Vec<&Checkpoint> = options.checkpoints.iter().collect();
+                list.sort_by_key(|c| c.seq);
+                list
+            },
+            public_key: options.public_key.as_ref(),
+            tree: RootBuilder::default(),
             ledger: None,
             line: 0,
             head_seq: 0,
@@ -120,6 +137,9 @@ impl<'o> Chain<'o> {
             }
         })?;
         self.check_anchor(&members)?;
+        let hash = from_hex(members.hash).expect("members checked the hash's format");
+        self.tree.push(&hash);
+        self.check_checkpoints(&members)?;
         self.head_seq = members.seq;
         self.head_hash.clear();
         self.head_hash.push_str(members.hash);
@@ -180,6 +200,52 @@ impl<'o> Chain<'o> {
         }
     }
 
+    /// Every checkpoint's signature, before reading the export.
+    fn check_signatures(&self) -> Option<Failure> {
+        let checkpoint = self.checkpoints.iter().find(|c| match self.public_key {
+            Some(key) => !c.signature_holds(key),
+            None => true,
+        })?;
+        let reason = match self.public_key {
+            Some(_) => format!(
+                "the signature of the checkpoint at seq {} does not hold under the public key",
+                checkpoint.seq
+            ),
+            None => "checkpoints need the public key to check them against".to_owned(),
+        };
+        Some(self.failure(
+            FailureKind::CheckpointSignatureInvalid,
+            checkpoint.seq,
+            reason,
+        ))
+    }
+
+    /// At a checkpoint's seq, the export must carry its hash and Merkle root.
+    fn check_checkpoints(&self, members: &Members) -> Result<(), Failure> {
+        for c in self.checkpoints.iter().filter(|c| c.seq == members.seq) {
+            if c.ledger != members.ledger {
+                let reason = format!(
+                    "the checkpoint is for ledger {:?}, the export for {:?}",
+                    c.ledger, members.ledger
+                );
+                return Err(self.failure(FailureKind::CheckpointBeyondExport, c.seq, reason));
+            }
+            let root = self.tree.root().expect("an event was just added");
+            if !c.hash.eq_ignore_ascii_case(members.hash) || c.root() != Some(root) {
+                let reason = format!(
+                    "the checkpoint signed hash {} and root {} at seq {}; the export has hash {} and root {}: history was rewritten",
+                    c.hash,
+                    c.merkle_root,
+                    c.seq,
+                    members.hash,
+                    hex::encode(root)
+                );
+                return Err(self.failure(FailureKind::CheckpointMismatch, c.seq, reason));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that need the whole input: that there was an event at all, and
     /// that the export reaches the recorded head.
     fn finish(self) -> Report {
@@ -196,6 +262,18 @@ impl<'o> Chain<'o> {
                 seq: 1,
                 line,
                 kind: FailureKind::EmptyExport,
+                reason,
+            });
+        }
+        if let Some(c) = self.checkpoints.iter().find(|c| c.seq > self.head_seq) {
+            let reason = format!(
+                "the export ends at seq {} but a checkpoint signed seq {}: events are missing",
+                self.head_seq, c.seq
+            );
+            return Some(Failure {
+                seq: self.expected_seq(),
+                line,
+                kind: FailureKind::CheckpointBeyondExport,
                 reason,
             });
         }

@@ -204,6 +204,7 @@ fn the_recorded_head_must_be_reached_and_match() {
             text.as_bytes(),
             &VerifyOptions {
                 expect_head: Some((seq, hash.to_owned())),
+                ..Default::default()
             },
         )
     };

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod audit_checkpoints;
 mod auth;
 mod batch;
 mod commerce;

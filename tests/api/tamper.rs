@@ -106,6 +106,7 @@ async fn a_deleted_last_event_is_caught_against_a_recorded_head() {
         &export,
         VerifyOptions {
             expect_head: Some(recorded),
+            ..Default::default()
         },
     );
     let failure = report.failure.expect("the deletion is caught");
