@@ -266,9 +266,12 @@ pub async fn rebuild(
     let ledger = LedgerId::parse(&ledger).map_err(|e| StartupError::Invalid(e.to_string()))?;
     let database = Database::open(&args).await?;
     let bar = progress_bar();
+    let started = std::time::Instant::now();
     let rebuilt = replay::rebuild(&database.url, &ledger, chunk_events, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        bar.set_message(format!("{rate:.0} events/s"));
     })
     .await;
     bar.finish_and_clear();
@@ -289,7 +292,7 @@ fn progress_bar() -> indicatif::ProgressBar {
     };
     let bar = indicatif::ProgressBar::with_draw_target(None, target);
     let style = indicatif::ProgressStyle::with_template(
-        "replaying {bar:40} {pos}/{len} events, {per_sec}, {eta} left",
+        "replaying {bar:40} {human_pos}/{human_len} events, {msg}, {eta} left",
     )
     .expect("a valid template");
     bar.set_style(style);

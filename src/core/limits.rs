@@ -54,8 +54,10 @@ pub const RATE_SCALE_MAX: u32 = 12;
 /// Rates in one `rate.published` event.
 pub const RATES_PER_EVENT_MAX: usize = 1_000;
 /// Events a rebuild replays per chunk by default: one page read from the log and one
-/// set of projection writes; the rebuild's memory is bounded by it, not by the log.
-pub const REBUILD_CHUNK_EVENTS: usize = 2_000;
+/// set of projection writes; the rebuild's memory is bounded by it (about 110 MB at
+/// most), not by the log. Larger chunks sum more postings into each balance row
+/// written, which is most of a rebuild's time (`docs/architecture.md`, Rebuild).
+pub const REBUILD_CHUNK_EVENTS: usize = 20_000;
 /// The most `chainbook rebuild --chunk-events` accepts.
 pub const REBUILD_CHUNK_EVENTS_MAX: usize = 100_000;
 /// Differences a rebuild prints per table; it counts them all.

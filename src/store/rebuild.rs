@@ -54,6 +54,7 @@ impl RebuildReport {
 const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 const LEDGER_EXISTS: &str = "SELECT 1 FROM ledgers WHERE ledger_id = $1";
 const HEAD_SEQ: &str = "SELECT coalesce(max(seq), 0) FROM events WHERE ledger_id = $1";
+
 /// Rebuilds every projection of `ledger` from its log, replaying `chunk_events` events
 /// at a time (`limits::REBUILD_CHUNK_EVENTS` in the command), and reports how the
 /// result compares with what it replaced. `progress` is told (events replayed, events
@@ -78,6 +79,7 @@ pub async fn rebuild(
     }
     check_every_table_is_listed(&client).await?;
     let head: i64 = client.query_one(HEAD_SEQ, &[&l]).await?.get(0);
+    progress(0, head as u64);
     set_aside(&client, ledger).await?;
     let replay_started = Instant::now();
     let events = replay(&client, ledger, chunk_events, |done| {
@@ -138,14 +140,17 @@ async fn replay(
             .map_or(FETCH_NOTHING, |r| r.get::<_, i64>(0) as u64);
         let (seq, prev, owned) = (state.head_seq, state.head_hash, ledger.clone());
         let page_rows = std::mem::take(&mut rows);
-        let parse = tokio::task::spawn_blocking(move || parse_page(page_rows, owned, seq, prev));
+        let parse = tokio::task::spawn_blocking(move || {
+            let parsing = Instant::now();
+            parse_page(page_rows, owned, seq, prev).map(|plan| (plan, parsing.elapsed()))
+        });
         let write = async {
             write_projections(client, &state, &plan).await?;
             Ok(started.elapsed())
         };
         let written;
         (written, rows) = futures_util::try_join!(write, fetch(after))?;
-        let next = parse
+        let (next, parsed) = parse
             .await
             .map_err(|e| StoreError::Other(format!("parsing the log: {e}")))??;
         tracing::debug!(
@@ -154,7 +159,8 @@ async fn replay(
             events = plan.events.len(),
             apply_us = applied.as_micros() as u64,
             write_us = (written - applied).as_micros() as u64,
-            parse_next_us = (started.elapsed() - applied).as_micros() as u64,
+            parse_next_us = parsed.as_micros() as u64,
+            chunk_us = started.elapsed().as_micros() as u64,
             "rebuild chunk"
         );
         plan = next;

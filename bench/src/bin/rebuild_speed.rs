@@ -3,7 +3,8 @@
 //! 20 accounts and `--days` effective dates), then runs the release binary's `rebuild`
 //! against the service's cluster and prints events replayed per second, beside the
 //! baseline measured in the same run: one plain `SELECT canonical FROM events … ORDER
-//! BY seq` of the same rows (timed before and after the rebuild).
+//! BY seq` of the same rows (timed before and after the rebuilds). The database is
+//! vacuumed and checkpointed after the fill, before anything is timed.
 
 #[path = "../api.rs"]
 #[allow(dead_code)]
@@ -42,9 +43,9 @@ struct Args {
     /// Concurrent clients filling the ledger.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
     fill_clients: u64,
-    /// `chainbook rebuild --chunk-events` values, each rebuilt in turn (the first is the
+    /// `chainbook rebuild --chunk-events` values, each rebuilt in turn (20000 is the
     /// command's default).
-    #[arg(long, value_delimiter = ',', default_value = "2000")]
+    #[arg(long, value_delimiter = ',', default_value = "20000,2000")]
     chunk_events: Vec<u64>,
     /// Append each rebuild's stderr, run with RUST_LOG=chainbook=debug (timings per
     /// chunk: parse, apply, write), to this file.
@@ -116,6 +117,19 @@ async fn fill(api: &Api, args: &Args) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Vacuums and checkpoints after the fill, so that neither autovacuum nor the
+/// checkpointer runs during the measurements: a ledger one rebuilds is long settled.
+async fn settle(pg: &str) -> Result<(), BoxError> {
+    let (client, connection) = tokio_postgres::connect(pg, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let started = Instant::now();
+    // One statement each: VACUUM refuses to run in a multi-statement query.
+    client.batch_execute("VACUUM (ANALYZE)").await?;
+    client.batch_execute("CHECKPOINT").await?;
+    eprintln!("vacuumed in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 /// The baseline: one plain read of every event's canonical bytes, in seq order.
 async fn read_log(pg: &str) -> Result<(u64, Duration), BoxError> {
     let (client, connection) = tokio_postgres::connect(pg, tokio_postgres::NoTls).await?;
@@ -184,6 +198,7 @@ async fn run(service: &Service, args: &Args) -> Result<(), BoxError> {
     api.setup(1).await?;
     fill(&api, args).await?;
     let pg = service.pg_config();
+    settle(&pg).await?;
     // One unmeasured read warms the cache for everyone; the baseline is then taken
     // before and after the rebuild.
     read_log(&pg).await?;
