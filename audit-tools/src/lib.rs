@@ -13,11 +13,14 @@
 //! - `report` — the outcome: `Report`, `Failure`, `FailureKind`, rendering.
 //! - `merkle` — RFC 9162 roots and proof verification; `checkpoint` — signed
 //!   checkpoints and their Ed25519 signatures.
+//! - `live` — a running service: its export verified and its balances and stock
+//!   compared with a recomputation from the events.
 //! - `limits` — the bounds the verifier enforces.
 
 mod canonical;
 pub mod checkpoint;
 pub mod limits;
+pub mod live;
 mod members;
 pub mod merkle;
 mod postings;
@@ -27,4 +30,4 @@ mod verify;
 
 pub use canonical::{canonical_bytes, event_hash, GENESIS_PREV_HASH};
 pub use report::{Failure, FailureKind, Report, VerifyOptions};
-pub use verify::verify_reader;
+pub use verify::{verify_reader, verify_reader_with};

@@ -31,8 +31,19 @@ enum Command {
     /// Verify an NDJSON export: hashes, chain links, seq order, balances, and the
     /// checkpoints given.
     Verify {
-        /// The export file, or `-` for standard input.
-        file: String,
+        /// The export file, or `-` for standard input (not with `--url`).
+        #[arg(required_unless_present = "url")]
+        file: Option<String>,
+        /// Verify a running service instead: stream its export and compare its
+        /// balances and stock with a recomputation from the events.
+        #[arg(long, requires_all = ["ledger", "token"], conflicts_with = "file")]
+        url: Option<String>,
+        /// The ledger to verify with `--url`.
+        #[arg(long)]
+        ledger: Option<String>,
+        /// An auditor key for `--url` (or CHAINBOOK_TOKEN).
+        #[arg(long, env = "CHAINBOOK_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// A head recorded earlier from the service, as SEQ:HASH; the export
         /// must reach SEQ and carry HASH there.
         #[arg(long, value_name = "SEQ:HASH", value_parser = parse_head)]
@@ -48,6 +59,11 @@ enum Command {
         /// Print one JSON object instead of the human summary.
         #[arg(long)]
         json: bool,
+    },
+    /// Checkpoints kept by the auditor.
+    Checkpoint {
+        #[command(subcommand)]
+        command: CheckpointCommand,
     },
     /// Check an inclusion proof (`GET …/proofs/inclusion`) against a checkpoint.
     ProveInclusion {
@@ -75,15 +91,77 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum CheckpointCommand {
+    /// Has the service sign its current head and saves the checkpoint to a file (after
+    /// checking its signature against the published key, or `--public-key`).
+    Save {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        ledger: String,
+        #[arg(long, env = "CHAINBOOK_TOKEN", hide_env_values = true)]
+        token: String,
+        #[arg(long, value_name = "FILE")]
+        out: String,
+        #[arg(long, value_name = "HEX|FILE")]
+        public_key: Option<String>,
+    },
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Verify {
+            file,
+            url: Some(url),
+            ledger,
+            token,
+            expect_head,
+            checkpoint,
+            public_key,
+            json,
+        } => {
+            let _ = file;
+            verify_url(
+                &url,
+                &ledger.unwrap_or_default(),
+                &token.unwrap_or_default(),
+                expect_head,
+                checkpoint,
+                public_key,
+                json,
+            )
+        }
         Command::Verify {
             file,
             expect_head,
             checkpoint,
             public_key,
             json,
-        } => verify(file, expect_head, checkpoint, public_key, json),
+            ..
+        } => verify(
+            file.unwrap_or_else(|| "-".into()),
+            expect_head,
+            checkpoint,
+            public_key,
+            json,
+        ),
+        Command::Checkpoint {
+            command:
+                CheckpointCommand::Save {
+                    url,
+                    ledger,
+                    token,
+                    out,
+                    public_key,
+                },
+        } => verdict(save_checkpoint(
+            &url,
+            &ledger,
+            &token,
+            &out,
+            public_key.as_deref(),
+        )),
         Command::ProveInclusion {
             proof,
             checkpoint,
@@ -104,6 +182,89 @@ fn main() -> ExitCode {
     }
 }
 
+fn options(
+    expect_head: Option<(u64, String)>,
+    checkpoint_files: &[String],
+    key: Option<&str>,
+) -> Result<VerifyOptions, String> {
+    let checkpoints = checkpoint_files
+        .iter()
+        .map(|f| Checkpoint::from_json(&read_json(f)?))
+        .collect::<Result<Vec<_>, String>>()?;
+    let public_key = key.map(load_key).transpose()?;
+    Ok(VerifyOptions {
+        expect_head,
+        checkpoints,
+        public_key,
+    })
+}
+
+fn verify_url(
+    url: &str,
+    ledger: &str,
+    token: &str,
+    expect_head: Option<(u64, String)>,
+    checkpoint_files: Vec<String>,
+    key: Option<String>,
+    json: bool,
+) -> ExitCode {
+    let live = options(expect_head, &checkpoint_files, key.as_deref())
+        .and_then(|o| chainbook_audit::live::verify_live(url, ledger, token, &o));
+    let live = match live {
+        Ok(live) => live,
+        Err(reason) => {
+            eprintln!("chainbook-audit: {reason}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = io::stdout().lock();
+    if json {
+        let mismatches: Vec<serde_json::Value> = live
+            .mismatches
+            .iter()
+            .map(|m| serde_json::json!({"what": m.what, "key": m.key, "recomputed": m.recomputed, "reported": m.reported}))
+            .collect();
+        let mut v = live.chain.to_json();
+        v["ok"] = live.ok().into();
+        v["mismatches"] = mismatches.into();
+        let _ = writeln!(out, "{v}");
+    } else {
+        let _ = writeln!(out, "{}", live.chain);
+        for m in &live.mismatches {
+            let _ = writeln!(
+                out,
+                "MISMATCH {} {}: the events give {}, the service reports {}",
+                m.what,
+                m.key,
+                m.recomputed.as_deref().unwrap_or("nothing"),
+                m.reported.as_deref().unwrap_or("nothing")
+            );
+        }
+    }
+    if live.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn save_checkpoint(
+    url: &str,
+    ledger: &str,
+    token: &str,
+    out: &str,
+    key: Option<&str>,
+) -> Result<String, String> {
+    let key = key.map(load_key).transpose()?;
+    let value = chainbook_audit::live::fetch_checkpoint(url, ledger, token, key.as_ref())?;
+    std::fs::write(out, format!("{value}\n")).map_err(|e| format!("cannot write {out}: {e}"))?;
+    let checkpoint = Checkpoint::from_json(&value)?;
+    Ok(format!(
+        "checkpoint of ledger {} at seq {} saved to {out}",
+        checkpoint.ledger, checkpoint.seq
+    ))
+}
+
 fn verify(
     file: String,
     expect_head: Option<(u64, String)>,
@@ -111,19 +272,7 @@ fn verify(
     key: Option<String>,
     json: bool,
 ) -> ExitCode {
-    let setup = || -> Result<VerifyOptions, String> {
-        let checkpoints = checkpoint_files
-            .iter()
-            .map(|f| Checkpoint::from_json(&read_json(f)?))
-            .collect::<Result<Vec<_>, String>>()?;
-        let public_key = key.as_deref().map(load_key).transpose()?;
-        Ok(VerifyOptions {
-            expect_head,
-            checkpoints,
-            public_key,
-        })
-    };
-    let options = match setup() {
+    let options = match options(expect_head, &checkpoint_files, key.as_deref()) {
         Ok(options) => options,
         Err(reason) => {
             eprintln!("chainbook-audit: {reason}");

@@ -15,7 +15,16 @@ use std::io::{self, BufRead, Read};
 /// Verifies an NDJSON export read from `reader` and reports the first failure,
 /// if any. Memory stays bounded by the longest line, whatever the log's
 /// length: one line buffer is reused and no event is kept.
-pub fn verify_reader<R: BufRead>(mut reader: R, options: &VerifyOptions) -> Report {
+pub fn verify_reader<R: BufRead>(reader: R, options: &VerifyOptions) -> Report {
+    verify_reader_with(reader, options, |_| {})
+}
+
+/// `verify_reader`, handing each event that passed every check to `observe`.
+pub fn verify_reader_with<R: BufRead>(
+    mut reader: R,
+    options: &VerifyOptions,
+    mut observe: impl FnMut(&serde_json::Map<String, Value>),
+) -> Report {
     let mut chain = Chain::new(options);
     if let Some(failure) = chain.check_signatures() {
         return chain.report(Some(failure));
@@ -34,8 +43,9 @@ pub fn verify_reader<R: BufRead>(mut reader: R, options: &VerifyOptions) -> Repo
                 return chain.report(Some(failure));
             }
         }
-        if let Err(failure) = chain.accept(&line) {
-            return chain.report(Some(failure));
+        match chain.accept(&line) {
+            Ok(event) => observe(&event),
+            Err(failure) => return chain.report(Some(failure)),
         }
     }
 }
@@ -99,7 +109,7 @@ impl<'o> Chain<'o> {
 
     /// Runs every check on one line, in the order the spec lists them, and
     /// moves the head forward if they all hold.
-    fn accept(&mut self, line: &[u8]) -> Result<(), Failure> {
+    fn accept(&mut self, line: &[u8]) -> Result<serde_json::Map<String, Value>, Failure> {
         let expected = self.expected_seq();
         if line.len() > LINE_BYTES_MAX {
             let reason = format!("line is longer than {LINE_BYTES_MAX} bytes");
@@ -143,7 +153,7 @@ impl<'o> Chain<'o> {
         self.head_seq = members.seq;
         self.head_hash.clear();
         self.head_hash.push_str(members.hash);
-        Ok(())
+        Ok(event)
     }
 
     /// Ledger, seq and prev_hash: what ties this event to the ones before it.
