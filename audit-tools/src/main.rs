@@ -444,9 +444,22 @@ fn open(file: &str) -> io::Result<Box<dyn io::BufRead>> {
         )));
     }
     let handle = File::open(file)?;
+    let length = handle.metadata()?.len();
+    // A bar of bytes read, on a terminal only: pipes and logs get the verdict alone.
+    let bar = if io::IsTerminal::is_terminal(&io::stderr()) {
+        indicatif::ProgressBar::new(length)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "verifying {bar:40} {bytes}/{total_bytes} {bytes_per_sec}, {eta} left",
+        )
+        .expect("a valid template"),
+    );
     Ok(Box::new(BufReader::with_capacity(
         READ_BUFFER_BYTES,
-        handle,
+        bar.wrap_read(handle),
     )))
 }
 
