@@ -62,3 +62,6 @@ pub const REBUILD_CHUNK_EVENTS: usize = 20_000;
 pub const REBUILD_CHUNK_EVENTS_MAX: usize = 100_000;
 /// Differences a rebuild prints per table; it counts them all.
 pub const REBUILD_DIFFERENCES_SHOWN_MAX: i64 = 20;
+/// Day and month sums a rebuild holds before writing them: bounds its memory (about
+/// 200 bytes a row) whatever the span of the log's dates.
+pub const REBUILD_PERIOD_ROWS_MAX: usize = 200_000;

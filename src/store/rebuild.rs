@@ -22,10 +22,11 @@ use crate::core::commerce::{CommerceEvent, OrderId};
 use crate::core::event::{EventBody, SealedEvent};
 use crate::core::hash::Hash;
 use crate::core::ledger::LedgerId;
+use crate::core::limits;
 use crate::core::state::LedgerState;
 
 use super::projections::{check_every_table_is_listed, compare, set_aside, TableComparison};
-use super::writer::{load_orders, lock_key, write_projections, Plan};
+use super::writer::{load_orders, lock_key, write_projections, PeriodTotals, Plan};
 use super::{pool, StoreError};
 
 /// The rebuild of one ledger: what was replayed and how the rebuilt projections
@@ -124,6 +125,8 @@ async fn replay(
         }
     };
     let mut state = LedgerState::new(ledger.clone(), 0, Hash::GENESIS);
+    // Day and month sums over many chunks: each row written once, not once per chunk.
+    let mut periods = PeriodTotals::default();
     let mut plan = parse_page(fetch(0).await?, ledger.clone(), 0, Hash::GENESIS)?;
     let mut rows = fetch(last_seq(&plan)).await?;
     while !plan.events.is_empty() {
@@ -144,12 +147,16 @@ async fn replay(
             let parsing = Instant::now();
             parse_page(page_rows, owned, seq, prev).map(|plan| (plan, parsing.elapsed()))
         });
+        periods.add(&plan);
         let write = async {
             write_projections(client, &state, &plan).await?;
             Ok(started.elapsed())
         };
         let written;
         (written, rows) = futures_util::try_join!(write, fetch(after))?;
+        if periods.len() > limits::REBUILD_PERIOD_ROWS_MAX {
+            periods.flush(client, ledger).await?;
+        }
         let (next, parsed) = parse
             .await
             .map_err(|e| StoreError::Other(format!("parsing the log: {e}")))??;
@@ -169,6 +176,7 @@ async fn replay(
         state.reversed.clear();
         progress(state.head_seq);
     }
+    periods.flush(client, ledger).await?;
     Ok(state.head_seq)
 }
 
@@ -182,6 +190,7 @@ fn last_seq(plan: &Plan) -> u64 {
 /// A page of the log as a chunk to replay, checked to follow `(seq, prev)`.
 fn parse_page(rows: Vec<Row>, ledger: LedgerId, seq: u64, prev: Hash) -> Result<Plan, StoreError> {
     let mut plan = Plan::default();
+    plan.skip_periods = true;
     plan.events.reserve(rows.len());
     let (mut seq, mut prev) = (seq, prev);
     for row in rows {

@@ -27,6 +27,9 @@ pub(crate) struct Plan {
     pub(super) idempotency: Vec<(IdempotencyRequest, Rendered)>,
     /// The Merkle tree's perfect subtrees the events completed.
     pub(super) merkle_nodes: Vec<(Subtree, Hash)>,
+    /// Leave `balance_periods` out: a rebuild sums them over many chunks
+    /// (`reporting::PeriodTotals`) and writes each row once.
+    pub(crate) skip_periods: bool,
 }
 
 const INSERT_EVENTS: &str = "INSERT INTO events (ledger_id, seq, id, type, recorded_at, prev_hash, hash, canonical, reverses) \
