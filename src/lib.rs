@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod http;
+pub mod metrics;
 pub mod signer;
 pub mod startup;
 pub mod store;

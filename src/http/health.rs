@@ -25,3 +25,17 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         .map_err(crate::store::StoreError::from)?;
     Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
 }
+
+/// Prometheus metrics (text format). Checkpoint ages are read from the database now.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    for (ledger, age) in crate::store::checkpoints::ages(&state.pool).await? {
+        crate::metrics::METRICS
+            .checkpoint_age
+            .with_label_values(&[ledger.as_str()])
+            .set(age);
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(crate::metrics::render()))
+}

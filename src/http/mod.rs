@@ -41,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(body::payload_config())
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics))
         .route("/openapi.json", web::get().to(openapi::document))
         .service(
             web::scope("/v1")

@@ -31,7 +31,7 @@ use super::{
         currencies::register, currencies::list,
         proofs::public_key, proofs::sign, proofs::list, proofs::inclusion, proofs::consistency,
         audit::events, audit::export, audit::head,
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(CreateLedger, OpenAccount, PostingBody, PostTransaction, PostBatch, Reverse, CreateKey,
         RegisterProduct, WarehouseRule, StockReceipt, StockTransfer, Place, StockAdjustment, PlaceOrder,

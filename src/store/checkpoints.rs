@@ -113,3 +113,17 @@ pub async fn due(
         .map(|r| LedgerId::parse(r.get(0)).map_err(|e| StoreError::Corrupt(e.to_string())))
         .collect()
 }
+
+/// Seconds since each ledger's newest checkpoint was signed.
+pub async fn ages(pool: &Pool) -> Result<Vec<(String, f64)>, StoreError> {
+    const SQL: &str =
+        "SELECT ledger_id, extract(epoch FROM now() - max(signed_at::timestamptz))::float8 \
+                       FROM checkpoints GROUP BY ledger_id";
+    let client = pool.get().await?;
+    Ok(client
+        .query(SQL, &[])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}

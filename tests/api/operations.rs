@@ -35,3 +35,50 @@ async fn health_readiness_and_the_openapi_document_answer_without_a_key() {
     }
     assert!(doc.body["components"]["schemas"]["PostTransaction"].is_object());
 }
+
+/// `/metrics` speaks Prometheus: requests by route pattern and status, the writer's
+/// commits and queue, each ledger's head seq and checkpoint age. (The registry is one
+/// per process, so this test uses a ledger name no other test does.)
+#[tokio::test]
+async fn metrics_are_exposed_for_prometheus() {
+    let app = crate::helpers::spawn_app().await;
+    let key = crate::helpers::funded_ledger(&app, "metered", "10.00").await;
+    app.transfer(
+        &key,
+        "metered",
+        "assets:cash",
+        "expenses:supplies",
+        "EUR",
+        "1.00",
+    )
+    .await;
+    app.post(
+        &app.admin,
+        "/v1/ledgers/metered/checkpoints",
+        &serde_json::json!({}),
+    )
+    .await;
+    let r = app.get("", "/metrics").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.content_type.starts_with("text/plain"),
+        "{}",
+        r.content_type
+    );
+    let head = app.head_seq("metered").await;
+    for expected in [
+        r#"chainbook_http_requests_total{route="/v1/ledgers/{ledger}/transactions",status="201"}"#
+            .to_owned(),
+        format!(r#"chainbook_chain_head_seq{{ledger="metered"}} {head}"#),
+        r#"chainbook_writer_commit_seconds_count{ledger="metered"}"#.to_owned(),
+        r#"chainbook_writer_batch_commands_bucket{ledger="metered""#.to_owned(),
+        r#"chainbook_writer_queue_depth{ledger="metered"}"#.to_owned(),
+        r#"chainbook_checkpoint_age_seconds{ledger="metered"}"#.to_owned(),
+    ] {
+        assert!(
+            r.text.contains(&expected),
+            "missing {expected} in\n{}",
+            r.text
+        );
+    }
+}

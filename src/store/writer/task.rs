@@ -52,6 +52,14 @@ impl LedgerTask {
                     Err(_) => break,
                 }
             }
+            crate::metrics::METRICS
+                .queue_depth
+                .with_label_values(&[self.ledger.as_str()])
+                .set(jobs.len() as i64);
+            crate::metrics::METRICS
+                .batch_commands
+                .with_label_values(&[self.ledger.as_str()])
+                .observe(commands as f64);
             self.process(batch).await;
         }
     }
@@ -60,11 +68,19 @@ impl LedgerTask {
         let submissions: Vec<&Submission> = batch.iter().map(|j| &j.submission).collect();
         let started = std::time::Instant::now();
         let written = self.write(&submissions).await;
+        crate::metrics::METRICS
+            .commit_seconds
+            .with_label_values(&[self.ledger.as_str()])
+            .observe(started.elapsed().as_secs_f64());
         tracing::debug!(ledger = %self.ledger, requests = batch.len(), micros = started.elapsed().as_micros() as u64, "batch");
         match written {
             Ok(outcomes) => {
                 if let Some(state) = &mut self.state {
                     self.head.send_replace(state.head_seq);
+                    crate::metrics::METRICS
+                        .head_seq
+                        .with_label_values(&[self.ledger.as_str()])
+                        .set(state.head_seq as i64);
                     state.commerce.forget_settled();
                 }
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
