@@ -6,6 +6,8 @@
 //!
 //! Map of the crate:
 //! - `canonical` — RFC 8785 canonical bytes and the event hash.
+//! - `canonical_line` — the fast path: a line already in canonical form, checked
+//!   on its own bytes (anything it does not vouch for takes the general path).
 //! - `strict_json` — parses one line, refusing duplicate member names.
 //! - `members` — the mandatory members of an event and their formats.
 //! - `postings` — posting shape, positive amounts, balance per currency.
@@ -18,6 +20,7 @@
 //! - `limits` — the bounds the verifier enforces.
 
 mod canonical;
+mod canonical_line;
 pub mod checkpoint;
 pub mod limits;
 pub mod live;

@@ -100,7 +100,7 @@ pub(crate) fn is_hash_hex(text: &str) -> bool {
 
 /// The hyphenated 8-4-4-4-12 hex form of a uuid (either case; the hash
 /// covers the exact spelling, so the case cannot be altered unnoticed).
-fn is_uuid(text: &str) -> bool {
+pub(crate) fn is_uuid(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes.len() == 36
         && bytes.iter().enumerate().all(|(index, byte)| match index {
@@ -111,7 +111,7 @@ fn is_uuid(text: &str) -> bool {
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` naming a real calendar instant: RFC 3339 in
 /// UTC with exactly microsecond precision, as the service records it.
-fn is_recorded_at(text: &str) -> bool {
+pub(crate) fn is_recorded_at(text: &str) -> bool {
     let bytes = text.as_bytes();
     let shape_ok = bytes.len() == 27
         && bytes.iter().enumerate().all(|(index, byte)| match index {

@@ -82,7 +82,7 @@ fn non_empty<'a>(posting: &'a Map<String, Value>, name: &str) -> Result<&'a str,
 
 /// A positive decimal written as digits with an optional fraction: no sign,
 /// no exponent, no leading or trailing dot, no spaces.
-fn parse_amount(text: &str) -> Result<Decimal, String> {
+pub(crate) fn parse_amount(text: &str) -> Result<Decimal, String> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
     let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
     if !digits(whole) || !digits(fraction) {

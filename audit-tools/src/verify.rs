@@ -2,10 +2,11 @@
 //! memory, stopping at the first failure.
 
 use crate::canonical::{members_hash, GENESIS_PREV_HASH};
+use crate::canonical_line::{self, Link};
 use crate::checkpoint::Checkpoint;
 use crate::limits::LINE_BYTES_MAX;
-use crate::members::{self, Members};
-use crate::merkle::{from_hex, RootBuilder};
+use crate::members;
+use crate::merkle::{from_hex, Digest32, RootBuilder};
 use crate::postings::{self, PostingError};
 use crate::report::{Failure, FailureKind, Report, VerifyOptions};
 use crate::strict_json;
@@ -16,14 +17,28 @@ use std::io::{self, BufRead, Read};
 /// if any. Memory stays bounded by the longest line, whatever the log's
 /// length: one line buffer is reused and no event is kept.
 pub fn verify_reader<R: BufRead>(reader: R, options: &VerifyOptions) -> Report {
-    verify_reader_with(reader, options, |_| {})
+    run(reader, options, None)
 }
 
 /// `verify_reader`, handing each event that passed every check to `observe`.
 pub fn verify_reader_with<R: BufRead>(
-    mut reader: R,
+    reader: R,
     options: &VerifyOptions,
     mut observe: impl FnMut(&serde_json::Map<String, Value>),
+) -> Report {
+    run(reader, options, Some(&mut observe))
+}
+
+/// What sees each event that passed every check.
+type Observer<'a> = dyn FnMut(&serde_json::Map<String, Value>) + 'a;
+
+/// Without an observer, a line already in canonical form is checked on its
+/// bytes (`canonical_line`); every other line, and every line when the
+/// observer needs the parsed event, takes the general path.
+fn run<R: BufRead>(
+    mut reader: R,
+    options: &VerifyOptions,
+    mut observe: Option<&mut Observer>,
 ) -> Report {
     let mut chain = Chain::new(options);
     if let Some(failure) = chain.check_signatures() {
@@ -43,9 +58,15 @@ pub fn verify_reader_with<R: BufRead>(
                 return chain.report(Some(failure));
             }
         }
-        match chain.accept(&line) {
-            Ok(event) => observe(&event),
-            Err(failure) => return chain.report(Some(failure)),
+        let outcome = match observe.as_mut() {
+            Some(observe) => chain.accept(&line).map(|event| observe(&event)),
+            None => match canonical_line::read(&line).filter(|_| line.len() <= LINE_BYTES_MAX) {
+                Some(checked) => chain.advance(&checked.link(), &checked.digest),
+                None => chain.accept(&line).map(drop),
+            },
+        };
+        if let Err(failure) = outcome {
+            return chain.report(Some(failure));
         }
     }
 }
@@ -131,7 +152,13 @@ impl<'o> Chain<'o> {
             let seq = members::readable_seq(&event).unwrap_or(expected);
             self.failure(FailureKind::MissingMember, seq, reason)
         })?;
-        self.check_link(&members)?;
+        let link = Link {
+            ledger: members.ledger,
+            seq: members.seq,
+            prev_hash: members.prev_hash,
+            hash: members.hash,
+        };
+        self.check_link(&link)?;
         let recomputed = members_hash(&event);
         if recomputed != members.hash {
             let reason = format!(
@@ -146,18 +173,27 @@ impl<'o> Chain<'o> {
                 self.failure(FailureKind::Unbalanced, members.seq, reason)
             }
         })?;
-        self.check_anchor(&members)?;
-        let hash = from_hex(members.hash).expect("members checked the hash's format");
-        self.tree.push(&hash);
-        self.check_checkpoints(&members)?;
-        self.head_seq = members.seq;
-        self.head_hash.clear();
-        self.head_hash.push_str(members.hash);
+        let digest = from_hex(members.hash).expect("members checked the hash's format");
+        self.advance(&link, &digest)?;
         Ok(event)
     }
 
+    /// The checks past a single line, for an event whose own checks held: its
+    /// link to the head (again, for the fast path), the recorded head, the
+    /// Merkle tree and the checkpoints; then the head moves.
+    fn advance(&mut self, link: &Link, digest: &Digest32) -> Result<(), Failure> {
+        self.check_link(link)?;
+        self.check_anchor(link)?;
+        self.tree.push(digest);
+        self.check_checkpoints(link)?;
+        self.head_seq = link.seq;
+        self.head_hash.clear();
+        self.head_hash.push_str(link.hash);
+        Ok(())
+    }
+
     /// Ledger, seq and prev_hash: what ties this event to the ones before it.
-    fn check_link(&mut self, members: &Members) -> Result<(), Failure> {
+    fn check_link(&mut self, members: &Link) -> Result<(), Failure> {
         let expected = self.expected_seq();
         match &self.ledger {
             None => self.ledger = Some(members.ledger.to_owned()),
@@ -197,7 +233,7 @@ impl<'o> Chain<'o> {
 
     /// Compares the event at the recorded head seq with the recorded hash as
     /// soon as it is read, so a rewritten history is reported at its seq.
-    fn check_anchor(&self, members: &Members) -> Result<(), Failure> {
+    fn check_anchor(&self, members: &Link) -> Result<(), Failure> {
         match self.anchor {
             Some((seq, hash)) if seq == members.seq && !hash.eq_ignore_ascii_case(members.hash) => {
                 let reason = format!(
@@ -231,7 +267,7 @@ impl<'o> Chain<'o> {
     }
 
     /// At a checkpoint's seq, the export must carry its hash and Merkle root.
-    fn check_checkpoints(&self, members: &Members) -> Result<(), Failure> {
+    fn check_checkpoints(&self, members: &Link) -> Result<(), Failure> {
         for c in self.checkpoints.iter().filter(|c| c.seq == members.seq) {
             if c.ledger != members.ledger {
                 let reason = format!(

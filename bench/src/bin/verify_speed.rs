@@ -3,6 +3,8 @@
 //! real) to a temporary file, then times the auditor's verification (with a
 //! checkpoint at the head, so the Merkle root is computed too) against a baseline
 //! measured in the same run: reading and JSON-parsing the same lines, nothing else.
+//! A second copy of the export, a space added to each line, shows the general path
+//! (lines not in canonical form are parsed and canonicalised).
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::time::Instant;
@@ -26,7 +28,9 @@ struct Args {
     events: u64,
 }
 
-fn event(seq: u64, prev: &str) -> (Value, String) {
+/// One event's export line as the service writes it (its canonical bytes with
+/// `hash` added last) and its hash.
+fn event(seq: u64, prev: &str) -> (String, String) {
     let mut e = if seq == 1 {
         json!({"data": {"base_currency": "EUR", "name": "Bench"}, "postings": [], "type": "ledger.created"})
     } else {
@@ -49,27 +53,41 @@ fn event(seq: u64, prev: &str) -> (Value, String) {
     );
     o.insert("recorded_at".into(), json!("2026-11-24T10:00:00.000000Z"));
     o.insert("prev_hash".into(), json!(prev));
-    let hash = hex::encode(Sha256::digest(canonical_bytes(&e)));
-    e["hash"] = json!(hash);
-    (e, hash)
+    let canonical = String::from_utf8(canonical_bytes(&e)).unwrap();
+    let hash = hex::encode(Sha256::digest(canonical.as_bytes()));
+    let line = format!(
+        r#"{},"hash":"{hash}"}}"#,
+        canonical.strip_suffix('}').unwrap()
+    );
+    (line, hash)
 }
 
 fn main() {
     let args = Args::parse();
-    let path = std::env::temp_dir().join(format!("verify-speed-{}.ndjson", std::process::id()));
+    // Two copies of one export: as the service writes it, and with a space after
+    // every line's first brace (equally valid, but not in canonical form), which
+    // takes the general path.
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("verify-speed-{}.ndjson", std::process::id()));
+    let spaced = dir.join(format!("verify-speed-{}-spaced.ndjson", std::process::id()));
     let mut out = BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut other = BufWriter::new(std::fs::File::create(&spaced).unwrap());
     let mut prev = "0".repeat(64);
     let mut tree = RootBuilder::default();
     eprintln!("writing {} events to {}", args.events, path.display());
     for seq in 1..=args.events {
-        let (e, hash) = event(seq, &prev);
-        serde_json::to_writer(&mut out, &e).unwrap();
+        let (line, hash) = event(seq, &prev);
+        out.write_all(line.as_bytes()).unwrap();
         out.write_all(b"\n").unwrap();
+        other.write_all(b"{ ").unwrap();
+        other.write_all(&line.as_bytes()[1..]).unwrap();
+        other.write_all(b"\n").unwrap();
         tree.push(&from_hex(&hash).unwrap());
         prev = hash;
     }
     out.flush().unwrap();
-    drop(out);
+    other.flush().unwrap();
+    drop((out, other));
     let bytes = std::fs::metadata(&path).unwrap().len();
 
     // A checkpoint at the head, signed with a throwaway key.
@@ -98,14 +116,20 @@ fn main() {
         public_key: Some(key.verifying_key()),
         ..Default::default()
     };
-    let started = Instant::now();
-    let report = verify_reader(
-        BufReader::with_capacity(64 * 1024, std::fs::File::open(&path).unwrap()),
-        &options,
-    );
-    let verify = started.elapsed().as_secs_f64();
-    std::fs::remove_file(&path).unwrap();
-    assert!(report.ok(), "{report}");
+    let time_verify = |file: &std::path::Path| {
+        let started = Instant::now();
+        let report = verify_reader(
+            BufReader::with_capacity(64 * 1024, std::fs::File::open(file).unwrap()),
+            &options,
+        );
+        let seconds = started.elapsed().as_secs_f64();
+        std::fs::remove_file(file).unwrap();
+        assert!(report.ok(), "{report}");
+        assert_eq!(report.head_seq, args.events);
+        seconds
+    };
+    let verify = time_verify(&path);
+    let general = time_verify(&spaced);
     assert_eq!(parsed, args.events);
 
     let rate = |s: f64| args.events as f64 / s;
@@ -131,5 +155,12 @@ fn main() {
         verify,
         rate(verify),
         rate(verify) / rate(baseline)
+    );
+    println!(
+        "{:<34} {:>12.2} {:>12.0} {:>10.2}",
+        "  same, not canonical (a space)",
+        general,
+        rate(general),
+        rate(general) / rate(baseline)
     );
 }
