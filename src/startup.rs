@@ -153,19 +153,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap_fn(|request, service| {
-                    // Counted by route pattern, not path, so label values stay few.
-                    let route = request
-                        .match_pattern()
-                        .unwrap_or_else(|| "unmatched".to_owned());
-                    let call = actix_web::dev::Service::call(service, request);
-                    async move {
-                        let response = call.await?;
-                        crate::metrics::METRICS
-                            .requests
-                            .with_label_values(&[route.as_str(), response.status().as_str()])
-                            .inc();
-                        Ok(response)
-                    }
+                    let observed = http::observe::Observed::start(&request);
+                    observed.finish(actix_web::dev::Service::call(service, request))
                 })
                 .app_data(data.clone())
                 .app_data(

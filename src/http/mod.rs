@@ -10,6 +10,7 @@ pub mod dto;
 pub mod entries;
 pub mod health;
 pub mod ledgers;
+pub mod observe;
 pub mod openapi;
 pub mod operations;
 pub mod problem;
