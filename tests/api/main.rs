@@ -15,6 +15,7 @@ mod commerce_reports;
 mod embedded;
 mod entries;
 mod events;
+mod faults;
 mod idempotency;
 mod ledgers;
 mod operations;

@@ -18,6 +18,16 @@ pub struct Service {
 
 impl Service {
     pub fn start(database_url: Option<&str>, data_dir: &Path) -> Service {
+        Self::start_logging(database_url, data_dir, None)
+    }
+
+    /// `start`, with the service's stderr appended to `log` as JSON lines at level
+    /// info (`LOG_FORMAT=json`) when one is given.
+    pub fn start_logging(
+        database_url: Option<&str>,
+        data_dir: &Path,
+        log: Option<&Path>,
+    ) -> Service {
         let mut command = Command::new(env!("CARGO_BIN_EXE_chainbook"));
         command
             .args([
@@ -36,6 +46,17 @@ impl Service {
         if let Some(url) = database_url {
             command.env("DATABASE_URL", url);
         }
+        if let Some(log) = log {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .expect("the log file opens");
+            command
+                .env("RUST_LOG", "info")
+                .env("LOG_FORMAT", "json")
+                .stderr(file);
+        }
         let mut child = command.spawn().expect("the chainbook binary starts");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
@@ -51,6 +72,12 @@ impl Service {
         // Keep draining stdout so the service never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Service { child, address }
+    }
+
+    /// SIGKILL: no shutdown at all, as a crash.
+    pub fn kill_9(&mut self) {
+        self.child.kill().expect("SIGKILL is delivered");
+        self.child.wait().expect("the killed process is reaped");
     }
 
     /// SIGTERM, then wait up to 20 s for a clean exit (the embedded cluster is stopped

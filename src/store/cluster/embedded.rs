@@ -102,6 +102,26 @@ impl EmbeddedCluster {
         self.layout.connection_url(dbname)
     }
 
+    /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`: no
+    /// shutdown checkpoint, crash recovery on the next start). For fault drills.
+    pub fn crash(&mut self) -> Result<(), ClusterError> {
+        let mut stop = self.binaries.command("pg_ctl", self.user.as_ref());
+        stop.arg("stop")
+            .arg("-w")
+            .args(["-m", "immediate"])
+            .arg("-D")
+            .arg(&self.layout.pgdata);
+        run(stop, "pg_ctl stop -m immediate")
+    }
+
+    /// Starts the server again after `crash` and waits until it accepts connections;
+    /// this process then owns it (and stops it on drop).
+    pub fn restart(&mut self) -> Result<(), ClusterError> {
+        self.pg_ctl_start()?;
+        self.started = true;
+        self.layout.wait_ready(&self.binaries, || true)
+    }
+
     /// Stops the server (fast shutdown) if this process started it.
     pub fn stop(&mut self) -> Result<(), ClusterError> {
         if !std::mem::take(&mut self.started) {
