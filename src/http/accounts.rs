@@ -91,12 +91,12 @@ pub async fn one(
 ) -> Result<HttpResponse, ApiError> {
     let (ledger, code) = path.into_inner();
     let ledger = read_request(&state, &request, &ledger).await?;
+    // A code that could never be opened names no account.
+    let no_account = || ApiError::NotFound(format!("no account {code:?}"));
+    crate::core::account::AccountCode::parse(&code).map_err(|_| no_account())?;
     let read = accounts::list(&state.pool, &ledger, Some(&code), "", 1).await?;
     let head = read.head.ok_or_else(|| not_found(&ledger))?;
-    let account = read
-        .rows
-        .first()
-        .ok_or_else(|| ApiError::NotFound(format!("no account {code}")))?;
+    let account = read.rows.first().ok_or_else(no_account)?;
     let mut body = account_json(account);
     body["seq"] = head.seq.into();
     body["hash"] = head.hash.into();

@@ -40,6 +40,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) | StoreError::Retryable(m) => Self::Unavailable(m),
+            StoreError::Unrepresentable(m) => Self::InvalidRequest(m),
             other => Self::Internal(other.to_string()),
         }
     }

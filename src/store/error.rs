@@ -14,6 +14,11 @@ pub enum StoreError {
     /// The database is unreachable or the pool could not hand out a connection.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A text value the database cannot store or compare (22021: a NUL character, the
+    /// one a UTF-8 string may hold and PostgreSQL text may not). Only a caller's input
+    /// can carry one, so it is the caller's error.
+    #[error("{0}")]
+    Unrepresentable(String),
     /// The database refused the statement for lack of privilege (42501), e.g. an
     /// UPDATE of the append-only log.
     #[error("refused by the database: {0}")]
@@ -38,6 +43,9 @@ impl From<tokio_postgres::Error> for StoreError {
                 Self::Retryable(msg)
             }
             SqlState::INSUFFICIENT_PRIVILEGE => Self::Refused(msg),
+            SqlState::CHARACTER_NOT_IN_REPERTOIRE => Self::Unrepresentable(format!(
+                "a text in the request holds a character that cannot be stored (NUL): {msg}"
+            )),
             SqlState::ADMIN_SHUTDOWN
             | SqlState::CRASH_SHUTDOWN
             | SqlState::CANNOT_CONNECT_NOW

@@ -16,6 +16,7 @@ mod embedded;
 mod entries;
 mod events;
 mod faults;
+mod hostile;
 mod idempotency;
 mod ledgers;
 mod operations;
