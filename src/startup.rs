@@ -89,6 +89,8 @@ async fn create_database(admin_url: &str, name: &str) -> Result<(), StoreError> 
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
+    /// Closed once the server has stopped.
+    pools: [pool::Pool; 2],
 }
 
 /// How the service signs checkpoints: its key, and when it signs unasked (`None`: only
@@ -139,7 +141,8 @@ impl Application {
         // task on the runtime that opened it, and one opened by an HTTP worker would make
         // every writer round trip wait for that busy worker thread.
         let writer_pool = pool::connect(database_url, WRITER_POOL_SIZE)?;
-        let writers = Writers::new(writer_pool, tokio::runtime::Handle::current());
+        let writers = Writers::new(writer_pool.clone(), tokio::runtime::Handle::current());
+        let pools = [pool.clone(), writer_pool];
         let state = AppState {
             pool,
             writers,
@@ -169,16 +172,27 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            pools,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Runs until SIGINT/SIGTERM (or the handle stops it); in-flight requests finish.
+    /// Runs until SIGINT/SIGTERM (or the handle stops it): the listener closes at
+    /// once, requests in flight finish (each waits for its group commit), then the
+    /// pools close their connections.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        for pool in &self.pools {
+            pool.close();
+        }
+        tracing::info!("stopped: every request taken was answered, connections closed");
+        result
     }
 }
 

@@ -317,7 +317,8 @@ async fn sigterm_answers_every_request_it_took_then_exits_cleanly() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut service = Service::start(Some(&db.url), dir.path());
+    let log = dir.path().join("service.log");
+    let mut service = Service::start_logging(Some(&db.url), dir.path(), Some(&log));
     let http = reqwest::Client::new();
     setup(&http, &service.address, &admin).await;
 
@@ -365,6 +366,11 @@ async fn sigterm_answers_every_request_it_took_then_exits_cleanly() {
         }
     }
     assert!(acknowledged.len() >= REQUESTS / 8);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("stopped: every request taken was answered, connections closed"),
+        "{log}"
+    );
 
     let again = Service::start(Some(&db.url), dir.path());
     let export = get(
@@ -475,6 +481,10 @@ async fn postgres_stopped_immediately_gives_503_then_the_service_recovers_by_its
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    eprintln!(
+        "served again {} ms after PostgreSQL accepted connections",
+        started.elapsed().as_millis()
+    );
     for i in 1..10 {
         assert_eq!(post(format!("after-{i}"), 100).await.status, 201);
     }
