@@ -21,6 +21,7 @@ mod idempotency;
 mod ledgers;
 mod operations;
 mod overdraft;
+mod packaging;
 mod processes;
 mod proofs;
 mod rebuild;
