@@ -1,7 +1,7 @@
 //! What every request leaves behind: a request id (the caller's `X-Request-Id` when it
 //! is a short token, else a new uuid), a tracing span that carries it through the
-//! handler's logs, one log line when the answer goes out, the id echoed in the answer,
-//! and the request counter by route pattern and status.
+//! handler's logs, one log line when the answer goes out (debug, or warn for a 5xx),
+//! the id echoed in the answer, and the request counter by route pattern and status.
 
 use std::future::Future;
 use std::time::Instant;
@@ -73,12 +73,15 @@ impl Observed {
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(REQUEST_ID, value);
             }
+            // One line per request costs throughput (the ledger answers thousands a
+            // second), so it is at debug; a 5xx is always worth a line.
+            let micros = started.elapsed().as_micros() as u64;
             span.in_scope(|| {
-                tracing::info!(
-                    status = status.as_u16(),
-                    micros = started.elapsed().as_micros() as u64,
-                    "answered"
-                )
+                if status.is_server_error() {
+                    tracing::warn!(status = status.as_u16(), micros, "answered");
+                } else {
+                    tracing::debug!(status = status.as_u16(), micros, "answered");
+                }
             });
             Ok(response)
         }

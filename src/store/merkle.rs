@@ -146,8 +146,10 @@ pub async fn frontier(
 }
 
 /// Stores the subtrees a batch completed.
+/// Appends the nodes a batch completed (the writer's connection, so the statement is
+/// prepared once per connection like the rest of the batch, not parsed every time).
 pub async fn insert(
-    client: &impl GenericClient,
+    client: &deadpool_postgres::ClientWrapper,
     ledger: &LedgerId,
     nodes: &[(Subtree, Hash)],
 ) -> Result<(), StoreError> {
@@ -160,7 +162,10 @@ pub async fn insert(
     let idxs: Vec<i64> = nodes.iter().map(|(s, _)| s.index as i64).collect();
     let hashes: Vec<&[u8]> = nodes.iter().map(|(_, h)| h.as_bytes().as_slice()).collect();
     client
-        .execute(SQL, &[&ledger.as_str(), &levels, &idxs, &hashes])
+        .execute(
+            &client.prepare_cached(SQL).await?,
+            &[&ledger.as_str(), &levels, &idxs, &hashes],
+        )
         .await?;
     Ok(())
 }

@@ -22,7 +22,7 @@ impl Service {
     }
 
     /// `start`, with the service's stderr appended to `log` as JSON lines at level
-    /// info (`LOG_FORMAT=json`) when one is given.
+    /// info, each request's `answered` line included (`LOG_FORMAT=json`), when one is given.
     pub fn start_logging(
         database_url: Option<&str>,
         data_dir: &Path,
@@ -53,7 +53,7 @@ impl Service {
                 .open(log)
                 .expect("the log file opens");
             command
-                .env("RUST_LOG", "info")
+                .env("RUST_LOG", "info,chainbook::http::observe=debug")
                 .env("LOG_FORMAT", "json")
                 .stderr(file);
         }

@@ -116,7 +116,7 @@ pub(super) async fn write_log(
             .await
     };
     let insert_nodes = async {
-        crate::store::merkle::insert(&**client, ledger, &plan.merkle_nodes).await?;
+        crate::store::merkle::insert(client, ledger, &plan.merkle_nodes).await?;
         Ok::<u64, StoreError>(0)
     };
     let (a, b) = (

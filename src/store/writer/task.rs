@@ -116,6 +116,7 @@ impl LedgerTask {
         client: &ClientWrapper,
         submissions: &[&Submission],
     ) -> Result<Vec<WriteOutcome>, StoreError> {
+        let started = std::time::Instant::now();
         // BEGIN, the lock and the head in one round trip: the head is read once the
         // lock is granted, so it includes whatever another process committed.
         let begin = async {
@@ -138,14 +139,17 @@ impl LedgerTask {
                 crate::store::merkle::frontier(&**client, &state.ledger, state.head_seq).await?;
             state.merkle = Some(frontier);
         }
+        let locked = started.elapsed();
         let commands = || submissions.iter().flat_map(|s| &s.commands);
         let commerce_accounts = commerce::load(client, state, commands()).await?;
         load::missing_accounts(client, state, commands(), &commerce_accounts).await?;
         load::reversals(client, state, submissions.iter().flat_map(|s| &s.commands)).await?;
         let stored = load::idempotency(client, &state.ledger, submissions).await?;
 
+        let loaded = started.elapsed();
         let mut plan = Plan::default();
         let outcomes = decide_all(state, submissions, &stored, &mut plan);
+        let decided = started.elapsed();
         // The log and the projections go out pipelined on the one connection, after
         // the ledger row that accounts reference (only in the batch that creates it).
         persist::insert_ledger(client, &state.ledger, &plan).await?;
@@ -153,7 +157,19 @@ impl LedgerTask {
             persist::write_log(client, &state.ledger, &plan),
             persist::write_projections(client, state, &plan)
         )?;
+        let persisted = started.elapsed();
         client.batch_execute("COMMIT").await?;
+        let micros = |d: std::time::Duration| d.as_micros() as u64;
+        tracing::debug!(
+            ledger = %self.ledger,
+            events = plan.events.len(),
+            lock_us = micros(locked),
+            load_us = micros(loaded - locked),
+            decide_us = micros(decided - loaded),
+            persist_us = micros(persisted - decided),
+            commit_us = micros(started.elapsed() - persisted),
+            "group commit phases"
+        );
         Ok(outcomes)
     }
 
