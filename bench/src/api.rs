@@ -63,6 +63,16 @@ impl Api {
         Ok(status)
     }
 
+    /// `http://host:port` of the service.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The `Authorization` header value of every request.
+    pub fn authorization(&self) -> &str {
+        &self.auth
+    }
+
     /// The full address of `path` under `/v1/`.
     pub fn url(&self, path: &str) -> String {
         format!("{}/v1/{path}", self.base_url)

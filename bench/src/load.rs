@@ -9,6 +9,10 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
 use crate::api::{self, Api};
+use crate::wire::{Connection, Target};
+
+/// A request slower than this counts as an error rather than hanging the run.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 use crate::service::BoxError;
 
 /// Latencies are recorded in microseconds, from 1 µs up to this (beyond any timeout).
@@ -148,11 +152,13 @@ async fn client_loop(
     end: Instant,
 ) -> Tally {
     let mut tally = Tally::new().expect("constant histogram bounds are valid");
-    let url = if per_request == 1 {
-        api.url(&format!("ledgers/{ledger}/transactions"))
+    let path = if per_request == 1 {
+        format!("/v1/ledgers/{ledger}/transactions")
     } else {
-        api.url(&format!("ledgers/{ledger}/transactions/batch"))
+        format!("/v1/ledgers/{ledger}/transactions/batch")
     };
+    let target = Target::new(api.base_url(), api.authorization());
+    let mut connection: Option<Connection> = None;
     let mut n: u64 = 0;
     while Instant::now() < end {
         let body = if per_request == 1 {
@@ -163,7 +169,18 @@ async fn client_loop(
         let body = serde_json::to_vec(&body).expect("a JSON value always serialises");
         n += per_request as u64;
         let started = Instant::now();
-        let result = api.post(&url, body).await;
+        let attempt = async {
+            match connection.as_mut() {
+                Some(open) => open.post(&target, &path, &body).await,
+                None => {
+                    let opened = Connection::open(&target).await?;
+                    connection.insert(opened).post(&target, &path, &body).await
+                }
+            }
+        };
+        let result = tokio::time::timeout(REQUEST_TIMEOUT, attempt)
+            .await
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
         let finished = Instant::now();
         let measured = started >= warmup_end;
         match result {
@@ -176,7 +193,11 @@ async fn client_loop(
                 }
             }
             Ok(status) => *tally.errors.entry(format!("http {status}")).or_default() += 1,
-            Err(e) => *tally.errors.entry(transport_kind(&e)).or_default() += 1,
+            Err(e) => {
+                // The connection's state is unknown: the next request opens a new one.
+                connection = None;
+                *tally.errors.entry(transport_kind(&e)).or_default() += 1;
+            }
         }
         if measured {
             tally.last_finish = finished;
@@ -185,12 +206,10 @@ async fn client_loop(
     tally
 }
 
-fn transport_kind(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timeout".into()
-    } else if e.is_connect() {
-        "connect".into()
-    } else {
-        "transport".into()
+fn transport_kind(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connect".into(),
+        std::io::ErrorKind::TimedOut => "timeout".into(),
+        _ => "transport".into(),
     }
 }

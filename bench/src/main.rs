@@ -6,12 +6,15 @@
 //! `load` is the closed-loop client, `ceiling` the baseline, `cpu` reads /proc,
 //! `report` the output.
 
+// Shared with the other bench binaries, which use the parts this one does not.
+#[allow(dead_code)]
 mod api;
 mod ceiling;
 mod cpu;
 mod load;
 mod report;
 mod service;
+mod wire;
 
 use std::future::Future;
 use std::path::PathBuf;
