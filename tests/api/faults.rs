@@ -389,10 +389,11 @@ async fn sigterm_answers_every_request_it_took_then_exits_cleanly() {
     );
 }
 
-/// PostgreSQL stopped with `pg_ctl stop -m immediate` under the service: it answers
-/// 503 problem+json (readiness too) while the database is gone, and once PostgreSQL
-/// is back it serves again by itself, with no restart: a gapless chain, nothing from
-/// the outage written, the balance equal to the acknowledged entries.
+/// PostgreSQL stopped with `pg_ctl stop -m immediate` under the service while eight
+/// clients post and retry with their keys: it answers 503 problem+json (readiness
+/// too) while the database is gone, and once PostgreSQL is back it serves again by
+/// itself, with no restart. Afterwards the log holds exactly the acknowledged
+/// requests, once each, the chain verifies and the balance equals a replay.
 #[tokio::test]
 async fn postgres_stopped_immediately_gives_503_then_the_service_recovers_by_itself() {
     let dir = tempfile::tempdir().unwrap();
@@ -429,6 +430,22 @@ async fn postgres_stopped_immediately_gives_503_then_the_service_recovers_by_its
     for i in 0..10 {
         assert_eq!(post(format!("before-{i}"), 100).await.status, 201);
     }
+    // Eight clients keep posting, and retrying with the same keys, through it all.
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged: Acknowledged = Default::default();
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            tokio::spawn(client(
+                format!("p{c}"),
+                Arc::new(Mutex::new(address.clone())),
+                admin.clone(),
+                stop.clone(),
+                acknowledged.clone(),
+                Arc::new(AtomicUsize::new(0)),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let mut cluster = tokio::task::spawn_blocking(move || {
         cluster.crash().unwrap();
@@ -461,6 +478,7 @@ async fn postgres_stopped_immediately_gives_503_then_the_service_recovers_by_its
         "the process itself is alive"
     );
 
+    let acknowledged_before_restart = acknowledged.lock().unwrap().len();
     let cluster = tokio::task::spawn_blocking(move || {
         cluster.restart().unwrap();
         cluster
@@ -495,6 +513,20 @@ async fn postgres_stopped_immediately_gives_503_then_the_service_recovers_by_its
         get(&http, format!("{address}/readyz"), &admin).await.status,
         200
     );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        tokio::time::timeout(Duration::from_secs(60), c)
+            .await
+            .expect("every client gets its last request answered")
+            .unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged_before_restart > 0 && acknowledged.len() > acknowledged_before_restart,
+        "the clients wrote before the crash and after the restart: {acknowledged_before_restart} then {}",
+        acknowledged.len()
+    );
 
     let export = get(
         &http,
@@ -504,10 +536,31 @@ async fn postgres_stopped_immediately_gives_503_then_the_service_recovers_by_its
     .await;
     let report = verify_text(&export.text, Default::default());
     assert!(report.ok(), "{report:?}");
-    assert_eq!(report.events, 3 + 10 + 10 + 1);
+    // Exactly the acknowledged requests, once each: the clients' (whatever the crash
+    // cut off was retried), ten before, ten after, and the late retry of `during-0`.
     let (logged, cash) = replay(&export.text);
+    let mut expected: BTreeSet<String> = acknowledged.keys().cloned().collect();
+    expected.extend((0..10).map(|i| format!("before-{i}")));
+    expected.extend((0..10).map(|i| format!("after-{i}")));
+    expected.insert("during-0".to_owned());
+    assert_eq!(logged.keys().cloned().collect::<BTreeSet<_>>(), expected);
     assert!(logged.values().all(|events| events.len() == 1));
-    assert_eq!(cash, "20.07".parse::<Decimal>().unwrap());
+    for (key, answer) in &acknowledged {
+        assert_eq!(logged[key][0]["seq"], answer["seq"], "{key}");
+    }
+    assert_eq!(report.events, 3 + expected.len() as u64);
+    let balance = get(
+        &http,
+        format!("{address}/v1/ledgers/{LEDGER}/accounts/assets:cash"),
+        &admin,
+    )
+    .await;
+    let shown: Decimal = balance.body["balances"][0]["balance"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", balance.text))
+        .parse()
+        .unwrap();
+    assert_eq!(shown, cash, "the balance equals a replay of the log");
     drop(cluster);
 }
 
