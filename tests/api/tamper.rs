@@ -148,4 +148,18 @@ async fn the_database_refuses_a_broken_link_or_a_wrong_hash() {
         format!("{wrong_hash:?}").contains("events_hash_is_sha256_of_canonical"),
         "{wrong_hash:?}"
     );
+    // prev_hash is exactly 64 lowercase hex digits, whatever the link check says.
+    for bad in [
+        "0".repeat(63),
+        "0".repeat(65),
+        "A".repeat(64),
+        format!("{}g", "0".repeat(63)),
+        format!("{}\n", "0".repeat(63)),
+    ] {
+        let refused = db.execute(insert, &[&7i64, &bad]).await.unwrap_err();
+        assert!(
+            format!("{refused:?}").contains("events_prev_hash_is_hex"),
+            "{bad:?}: {refused:?}"
+        );
+    }
 }
