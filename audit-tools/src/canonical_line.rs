@@ -14,7 +14,7 @@
 //! accept a line the general path refuses, and it never decides a failure's
 //! wording: the property tests below hold it to that.
 
-use crate::members;
+use crate::members::{self, Link};
 use crate::merkle::Digest32;
 use crate::postings;
 use rust_decimal::Decimal;
@@ -27,34 +27,11 @@ const CURRENCIES_MAX: usize = 8;
 /// Integers whose magnitude is at most 2^53 print the same in RFC 8785.
 const EXACT_MAX: u64 = 1 << 53;
 
-/// The chain members of a line that passed every single-line check.
+/// The chain members of a line that passed every single-line check, and its hash.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Checked<'a> {
-    pub ledger: &'a str,
-    pub seq: u64,
-    pub prev_hash: &'a str,
-    pub hash: &'a str,
+    pub link: Link<'a>,
     pub digest: Digest32,
-}
-
-/// What ties an event to the chain: the members every later check reads.
-#[derive(Debug)]
-pub(crate) struct Link<'a> {
-    pub ledger: &'a str,
-    pub seq: u64,
-    pub prev_hash: &'a str,
-    pub hash: &'a str,
-}
-
-impl Checked<'_> {
-    pub(crate) fn link(&self) -> Link<'_> {
-        Link {
-            ledger: self.ledger,
-            seq: self.seq,
-            prev_hash: self.prev_hash,
-            hash: self.hash,
-        }
-    }
 }
 
 /// Reads one export line (its line feed included or not) if it is in canonical
@@ -87,10 +64,12 @@ pub(crate) fn read(line: &[u8]) -> Option<Checked<'_>> {
         return None;
     }
     Some(Checked {
-        ledger: event.ledger?,
-        seq: event.seq?,
-        prev_hash: event.prev_hash?,
-        hash: hash.text,
+        link: Link {
+            ledger: event.ledger?,
+            seq: event.seq?,
+            prev_hash: event.prev_hash?,
+            hash: hash.text,
+        },
         digest,
     })
 }
@@ -485,27 +464,17 @@ mod tests {
         };
         let claimed = event.remove("hash");
         let m = members::read(&event, claimed.as_ref()).ok()?;
-        let holds =
-            crate::canonical::members_hash(&event) == m.hash && postings::check(m.postings).is_ok();
-        holds.then(|| {
-            (
-                m.ledger.to_owned(),
-                m.seq,
-                m.prev_hash.to_owned(),
-                m.hash.to_owned(),
-            )
-        })
+        let holds = crate::canonical::members_hash(&event) == m.link.hash
+            && postings::check(m.postings).is_ok();
+        holds.then(|| owned(&m.link))
     }
 
     fn fast(line: &[u8]) -> Option<(String, u64, String, String)> {
-        read(line).map(|c| {
-            (
-                c.ledger.to_owned(),
-                c.seq,
-                c.prev_hash.to_owned(),
-                c.hash.to_owned(),
-            )
-        })
+        read(line).map(|c| owned(&c.link))
+    }
+
+    fn owned(l: &Link) -> (String, u64, String, String) {
+        (l.ledger.into(), l.seq, l.prev_hash.into(), l.hash.into())
     }
 
     /// A line as the service exports it: canonical bytes, then `hash` last.

@@ -5,15 +5,22 @@
 
 use serde_json::{Map, Value};
 
+/// What ties an event to the chain: the members every check past a single line
+/// reads (the link to the head, the recorded head, the checkpoints).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Link<'a> {
+    pub ledger: &'a str,
+    pub seq: u64,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+}
+
 /// The members of one event that the chain rules look at, borrowed from the
 /// parsed line. `hash` is passed in separately because the verifier removes it
 /// from the object before hashing the rest.
 #[derive(Debug)]
 pub(crate) struct Members<'a> {
-    pub ledger: &'a str,
-    pub seq: u64,
-    pub prev_hash: &'a str,
-    pub hash: &'a str,
+    pub link: Link<'a>,
     pub postings: &'a [Value],
 }
 
@@ -61,10 +68,12 @@ pub(crate) fn read<'a>(
     }
     let hash = hash_hex(hash, "hash")?;
     Ok(Members {
-        ledger,
-        seq,
-        prev_hash,
-        hash,
+        link: Link {
+            ledger,
+            seq,
+            prev_hash,
+            hash,
+        },
         postings,
     })
 }

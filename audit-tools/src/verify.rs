@@ -2,10 +2,10 @@
 //! memory, stopping at the first failure.
 
 use crate::canonical::{members_hash, GENESIS_PREV_HASH};
-use crate::canonical_line::{self, Link};
+use crate::canonical_line;
 use crate::checkpoint::Checkpoint;
 use crate::limits::LINE_BYTES_MAX;
-use crate::members;
+use crate::members::{self, Link};
 use crate::merkle::{from_hex, Digest32, RootBuilder};
 use crate::postings::{self, PostingError};
 use crate::report::{Failure, FailureKind, Report, VerifyOptions};
@@ -61,7 +61,9 @@ fn run<R: BufRead>(
         let outcome = match observe.as_mut() {
             Some(observe) => chain.accept(&line).map(|event| observe(&event)),
             None => match canonical_line::read(&line).filter(|_| line.len() <= LINE_BYTES_MAX) {
-                Some(checked) => chain.advance(&checked.link(), &checked.digest),
+                Some(checked) => chain
+                    .check_link(&checked.link)
+                    .and_then(|()| chain.advance(&checked.link, &checked.digest)),
                 None => chain.accept(&line).map(drop),
             },
         };
@@ -152,37 +154,30 @@ impl<'o> Chain<'o> {
             let seq = members::readable_seq(&event).unwrap_or(expected);
             self.failure(FailureKind::MissingMember, seq, reason)
         })?;
-        let link = Link {
-            ledger: members.ledger,
-            seq: members.seq,
-            prev_hash: members.prev_hash,
-            hash: members.hash,
-        };
-        self.check_link(&link)?;
+        let link = &members.link;
+        self.check_link(link)?;
         let recomputed = members_hash(&event);
-        if recomputed != members.hash {
+        if recomputed != link.hash {
             let reason = format!(
                 "recomputed hash {recomputed} differs from member hash {}",
-                members.hash
+                link.hash
             );
-            return Err(self.failure(FailureKind::HashMismatch, members.seq, reason));
+            return Err(self.failure(FailureKind::HashMismatch, link.seq, reason));
         }
         postings::check(members.postings).map_err(|error| match error {
-            PostingError::Bad(reason) => self.failure(FailureKind::BadPosting, members.seq, reason),
+            PostingError::Bad(reason) => self.failure(FailureKind::BadPosting, link.seq, reason),
             PostingError::Unbalanced(reason) => {
-                self.failure(FailureKind::Unbalanced, members.seq, reason)
+                self.failure(FailureKind::Unbalanced, link.seq, reason)
             }
         })?;
-        let digest = from_hex(members.hash).expect("members checked the hash's format");
-        self.advance(&link, &digest)?;
+        let digest = from_hex(link.hash).expect("members checked the hash's format");
+        self.advance(link, &digest)?;
         Ok(event)
     }
 
-    /// The checks past a single line, for an event whose own checks held: its
-    /// link to the head (again, for the fast path), the recorded head, the
-    /// Merkle tree and the checkpoints; then the head moves.
+    /// The checks past a single line, for an event whose own checks and link held:
+    /// the recorded head, the Merkle tree and the checkpoints; then the head moves.
     fn advance(&mut self, link: &Link, digest: &Digest32) -> Result<(), Failure> {
-        self.check_link(link)?;
         self.check_anchor(link)?;
         self.tree.push(digest);
         self.check_checkpoints(link)?;
@@ -193,52 +188,49 @@ impl<'o> Chain<'o> {
     }
 
     /// Ledger, seq and prev_hash: what ties this event to the ones before it.
-    fn check_link(&mut self, members: &Link) -> Result<(), Failure> {
+    fn check_link(&mut self, link: &Link) -> Result<(), Failure> {
         let expected = self.expected_seq();
         match &self.ledger {
-            None => self.ledger = Some(members.ledger.to_owned()),
-            Some(ledger) if ledger != members.ledger => {
-                let reason = format!(
-                    "ledger {:?} differs from line 1's {ledger:?}",
-                    members.ledger
-                );
-                return Err(self.failure(FailureKind::WrongLedger, members.seq, reason));
+            None => self.ledger = Some(link.ledger.to_owned()),
+            Some(ledger) if ledger != link.ledger => {
+                let reason = format!("ledger {:?} differs from line 1's {ledger:?}", link.ledger);
+                return Err(self.failure(FailureKind::WrongLedger, link.seq, reason));
             }
             Some(_) => {}
         }
-        if members.seq != expected {
-            let why = if members.seq > expected {
+        if link.seq != expected {
+            let why = if link.seq > expected {
                 format!("seq {expected} is missing or out of order")
             } else {
                 "seq repeated or out of order".to_owned()
             };
-            let reason = format!("expected seq {expected}, found seq {}: {why}", members.seq);
+            let reason = format!("expected seq {expected}, found seq {}: {why}", link.seq);
             return Err(self.failure(FailureKind::SeqGap, expected, reason));
         }
-        if members.prev_hash != self.head_hash {
+        if link.prev_hash != self.head_hash {
             let reason = match self.head_seq {
                 0 => format!(
                     "prev_hash of seq 1 must be 64 zeros, found {}",
-                    members.prev_hash
+                    link.prev_hash
                 ),
                 previous => format!(
                     "prev_hash {} is not the hash of seq {previous} ({})",
-                    members.prev_hash, self.head_hash
+                    link.prev_hash, self.head_hash
                 ),
             };
-            return Err(self.failure(FailureKind::PrevHashMismatch, members.seq, reason));
+            return Err(self.failure(FailureKind::PrevHashMismatch, link.seq, reason));
         }
         Ok(())
     }
 
     /// Compares the event at the recorded head seq with the recorded hash as
     /// soon as it is read, so a rewritten history is reported at its seq.
-    fn check_anchor(&self, members: &Link) -> Result<(), Failure> {
+    fn check_anchor(&self, link: &Link) -> Result<(), Failure> {
         match self.anchor {
-            Some((seq, hash)) if seq == members.seq && !hash.eq_ignore_ascii_case(members.hash) => {
+            Some((seq, hash)) if seq == link.seq && !hash.eq_ignore_ascii_case(link.hash) => {
                 let reason = format!(
                     "recorded head hash at seq {seq} is {hash}, the export has {}",
-                    members.hash
+                    link.hash
                 );
                 Err(self.failure(FailureKind::HeadHashMismatch, seq, reason))
             }
@@ -267,23 +259,23 @@ impl<'o> Chain<'o> {
     }
 
     /// At a checkpoint's seq, the export must carry its hash and Merkle root.
-    fn check_checkpoints(&self, members: &Link) -> Result<(), Failure> {
-        for c in self.checkpoints.iter().filter(|c| c.seq == members.seq) {
-            if c.ledger != members.ledger {
+    fn check_checkpoints(&self, link: &Link) -> Result<(), Failure> {
+        for c in self.checkpoints.iter().filter(|c| c.seq == link.seq) {
+            if c.ledger != link.ledger {
                 let reason = format!(
                     "the checkpoint is for ledger {:?}, the export for {:?}",
-                    c.ledger, members.ledger
+                    c.ledger, link.ledger
                 );
                 return Err(self.failure(FailureKind::CheckpointBeyondExport, c.seq, reason));
             }
             let root = self.tree.root().expect("an event was just added");
-            if !c.hash.eq_ignore_ascii_case(members.hash) || c.root() != Some(root) {
+            if !c.hash.eq_ignore_ascii_case(link.hash) || c.root() != Some(root) {
                 let reason = format!(
                     "the checkpoint signed hash {} and root {} at seq {}; the export has hash {} and root {}: history was rewritten",
                     c.hash,
                     c.merkle_root,
                     c.seq,
-                    members.hash,
+                    link.hash,
                     hex::encode(root)
                 );
                 return Err(self.failure(FailureKind::CheckpointMismatch, c.seq, reason));

@@ -145,6 +145,20 @@ impl Service {
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
+    /// `stop`, first copying the service's log to `keep` when given; returns the
+    /// log's tail, to print if the run failed.
+    pub async fn stop_keeping_log(self, keep: Option<&Path>) -> String {
+        let tail = self.log_tail();
+        if let Some(path) = keep {
+            if let Err(e) = std::fs::copy(self.log_path(), path) {
+                eprintln!("could not copy the service log to {}: {e}", path.display());
+            }
+        }
+        eprintln!("stopping the service");
+        self.stop().await;
+        tail
+    }
+
     /// SIGTERM, wait (then SIGKILL if it hangs), make sure no postmaster outlives it,
     /// and remove the folder.
     pub async fn stop(mut self) {

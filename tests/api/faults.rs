@@ -123,6 +123,86 @@ async fn client(
     }
 }
 
+/// Retrying clients posting together until `finish`.
+struct Load {
+    stop: Arc<AtomicBool>,
+    acknowledged: Acknowledged,
+    attempts: Arc<AtomicUsize>,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    /// `count` clients named `{prefix}0`, `{prefix}1`, … posting to `address`.
+    fn start(prefix: &str, count: usize, address: &Arc<Mutex<String>>, admin: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acknowledged: Acknowledged = Default::default();
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let clients = (0..count)
+            .map(|c| {
+                tokio::spawn(client(
+                    format!("{prefix}{c}"),
+                    address.clone(),
+                    admin.to_owned(),
+                    stop.clone(),
+                    acknowledged.clone(),
+                    attempts.clone(),
+                ))
+            })
+            .collect();
+        Self {
+            stop,
+            acknowledged,
+            attempts,
+            clients,
+        }
+    }
+
+    fn acknowledged_so_far(&self) -> usize {
+        self.acknowledged.lock().unwrap().len()
+    }
+
+    /// Stops the clients once each has its last request answered; returns every
+    /// acknowledged answer by key, and the attempts it took.
+    async fn finish(self) -> (BTreeMap<String, Value>, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        for c in self.clients {
+            tokio::time::timeout(Duration::from_secs(60), c)
+                .await
+                .expect("every client gets its last request answered")
+                .unwrap();
+        }
+        let acknowledged = self.acknowledged.lock().unwrap().clone();
+        (acknowledged, self.attempts.load(Ordering::Relaxed))
+    }
+}
+
+/// POSTs `sale(key, cents)` under idempotency key `key`.
+async fn post_sale(
+    http: &reqwest::Client,
+    address: &str,
+    admin: &str,
+    key: &str,
+    cents: u64,
+) -> Reply {
+    let request = http
+        .post(format!("{address}{POST}"))
+        .bearer_auth(admin)
+        .header("Idempotency-Key", key)
+        .json(&sale(key, cents));
+    reply(request.send().await.unwrap()).await
+}
+
+/// The cash balance as the service's projection shows it.
+async fn cash_balance(http: &reqwest::Client, address: &str, admin: &str) -> Decimal {
+    let url = format!("{address}/v1/ledgers/{LEDGER}/accounts/assets:cash");
+    let balance = get(http, url, admin).await;
+    balance.body["balances"][0]["balance"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", balance.text))
+        .parse()
+        .unwrap()
+}
+
 /// Events of the export by description (the idempotency key), and the cash balance
 /// a replay of the export gives.
 fn replay(export: &str) -> (BTreeMap<String, Vec<Value>>, Decimal) {
@@ -168,53 +248,31 @@ async fn kill_9_under_load_loses_nothing_acknowledged_and_writes_nothing_twice()
     setup(&http, &service.address, &admin).await;
 
     let address = Arc::new(Mutex::new(service.address.clone()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let acknowledged: Acknowledged = Default::default();
-    let attempts = Arc::new(AtomicUsize::new(0));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|c| {
-            tokio::spawn(client(
-                format!("c{c}"),
-                address.clone(),
-                admin.clone(),
-                stop.clone(),
-                acknowledged.clone(),
-                attempts.clone(),
-            ))
-        })
-        .collect();
+    let load = Load::start("c", CLIENTS, &address, &admin);
 
     let mut acknowledged_at_kill = Vec::new();
     for _ in 0..KILLS {
         let pause = rand::thread_rng().gen_range(300..900);
         tokio::time::sleep(Duration::from_millis(pause)).await;
         service.kill_9();
-        acknowledged_at_kill.push(acknowledged.lock().unwrap().len());
+        acknowledged_at_kill.push(load.acknowledged_so_far());
         // The clients keep trying against the dead address meanwhile.
         tokio::time::sleep(Duration::from_millis(100)).await;
         service = Service::start(Some(&db.url), dir.path());
         *address.lock().unwrap() = service.address.clone();
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop.store(true, Ordering::Relaxed);
-    for c in clients {
-        tokio::time::timeout(Duration::from_secs(60), c)
-            .await
-            .expect("every client gets its last request answered")
-            .unwrap();
-    }
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    let (acknowledged, attempts) = load.finish().await;
     eprintln!(
-        "{} entries acknowledged in {} attempts; acknowledged so far at each kill: {acknowledged_at_kill:?}",
+        "{} entries acknowledged in {attempts} attempts; acknowledged so far at each kill: {acknowledged_at_kill:?}",
         acknowledged.len(),
-        attempts.load(Ordering::Relaxed)
     );
     // The kills landed while entries were being acknowledged.
     assert!(
         acknowledged_at_kill.windows(2).all(|w| w[0] < w[1]) && acknowledged_at_kill[0] > 0,
         "{acknowledged_at_kill:?}"
     );
-    assert!(attempts.load(Ordering::Relaxed) > acknowledged.len());
+    assert!(attempts > acknowledged.len());
 
     let export = get(
         &http,
@@ -245,48 +303,15 @@ async fn kill_9_under_load_loses_nothing_acknowledged_and_writes_nothing_twice()
     assert_eq!(report.events, 3 + acknowledged.len() as u64);
 
     // Balances: the service's projection equals the replay of the export...
-    let balance = get(
-        &http,
-        format!(
-            "{}/v1/ledgers/{LEDGER}/accounts/assets:cash",
-            service.address
-        ),
-        &admin,
-    )
-    .await;
-    let shown: Decimal = balance.body["balances"][0]["balance"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{}", balance.text))
-        .parse()
-        .unwrap();
-    assert_eq!(shown, cash, "{}", balance.text);
+    assert_eq!(cash_balance(&http, &service.address, &admin).await, cash);
 
     // ... and every retry of an acknowledged key now answers what it answered then.
     for (key, answer) in acknowledged.iter().step_by(7) {
-        let body = sale(key, 1_000_000);
-        let again = reply(
-            http.post(format!("{}{POST}", service.address))
-                .bearer_auth(&admin)
-                .header("Idempotency-Key", key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
         // Another body under the same key is refused; the same body replays.
+        let again = post_sale(&http, &service.address, &admin, key, 1_000_000).await;
         assert_eq!(again.status, 409, "{}", again.text);
         let n: u64 = key.rsplit('-').next().unwrap().parse().unwrap();
-        let same = reply(
-            http.post(format!("{}{POST}", service.address))
-                .bearer_auth(&admin)
-                .header("Idempotency-Key", key)
-                .json(&sale(key, 100 + n))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let same = post_sale(&http, &service.address, &admin, key, 100 + n).await;
         assert!(same.status.is_success(), "{}", same.text);
         assert_eq!(&same.body, answer);
     }
@@ -420,31 +445,14 @@ async fn postgres_stopped_immediately_gives_503_then_the_service_recovers_by_its
     let http = reqwest::Client::new();
     setup(&http, &address, &admin).await;
     let post = |key: String, cents: u64| {
-        let request = http
-            .post(format!("{address}{POST}"))
-            .bearer_auth(&admin)
-            .header("Idempotency-Key", &key)
-            .json(&sale(&key, cents));
-        async move { reply(request.send().await.unwrap()).await }
+        let (http, address, admin) = (&http, &address, &admin);
+        async move { post_sale(http, address, admin, &key, cents).await }
     };
     for i in 0..10 {
         assert_eq!(post(format!("before-{i}"), 100).await.status, 201);
     }
     // Eight clients keep posting, and retrying with the same keys, through it all.
-    let stop = Arc::new(AtomicBool::new(false));
-    let acknowledged: Acknowledged = Default::default();
-    let clients: Vec<_> = (0..8)
-        .map(|c| {
-            tokio::spawn(client(
-                format!("p{c}"),
-                Arc::new(Mutex::new(address.clone())),
-                admin.clone(),
-                stop.clone(),
-                acknowledged.clone(),
-                Arc::new(AtomicUsize::new(0)),
-            ))
-        })
-        .collect();
+    let load = Load::start("p", 8, &Arc::new(Mutex::new(address.clone())), &admin);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let mut cluster = tokio::task::spawn_blocking(move || {
@@ -478,7 +486,7 @@ async fn postgres_stopped_immediately_gives_503_then_the_service_recovers_by_its
         "the process itself is alive"
     );
 
-    let acknowledged_before_restart = acknowledged.lock().unwrap().len();
+    let acknowledged_before_restart = load.acknowledged_so_far();
     let cluster = tokio::task::spawn_blocking(move || {
         cluster.restart().unwrap();
         cluster
@@ -514,14 +522,7 @@ async fn postgres_stopped_immediately_gives_503_then_the_service_recovers_by_its
         200
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, Ordering::Relaxed);
-    for c in clients {
-        tokio::time::timeout(Duration::from_secs(60), c)
-            .await
-            .expect("every client gets its last request answered")
-            .unwrap();
-    }
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    let (acknowledged, _) = load.finish().await;
     assert!(
         acknowledged_before_restart > 0 && acknowledged.len() > acknowledged_before_restart,
         "the clients wrote before the crash and after the restart: {acknowledged_before_restart} then {}",
@@ -549,18 +550,11 @@ async fn postgres_stopped_immediately_gives_503_then_the_service_recovers_by_its
         assert_eq!(logged[key][0]["seq"], answer["seq"], "{key}");
     }
     assert_eq!(report.events, 3 + expected.len() as u64);
-    let balance = get(
-        &http,
-        format!("{address}/v1/ledgers/{LEDGER}/accounts/assets:cash"),
-        &admin,
-    )
-    .await;
-    let shown: Decimal = balance.body["balances"][0]["balance"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{}", balance.text))
-        .parse()
-        .unwrap();
-    assert_eq!(shown, cash, "the balance equals a replay of the log");
+    assert_eq!(
+        cash_balance(&http, &address, &admin).await,
+        cash,
+        "the balance equals a replay of the log"
+    );
     drop(cluster);
 }
 

@@ -277,6 +277,17 @@ fn attempt(operation: &Operation) -> impl Strategy<Value = Attempt> {
         )
 }
 
+/// The app with the probe ledger, its cash account (EUR) and a sales account.
+async fn probe_app() -> TestApp {
+    let app = spawn_app().await;
+    let key = app.ledger(PROBE).await;
+    let cash = json!({"currency": "EUR"});
+    app.open(&key, PROBE, "assets:cash", "asset", cash).await;
+    app.open(&key, PROBE, "income:sales", "income", json!({}))
+        .await;
+    app
+}
+
 async fn events_in_the_log(app: &TestApp) -> i64 {
     app.db
         .owner()
@@ -289,27 +300,8 @@ async fn events_in_the_log(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn the_whole_openapi_surface_survives_generated_bad_input() {
-    let app = spawn_app().await;
-    let key = app.ledger(PROBE).await;
-    app.open(
-        &key,
-        PROBE,
-        "assets:cash",
-        "asset",
-        json!({"currency": "EUR"}),
-    )
-    .await;
-    app.open(&key, PROBE, "income:sales", "income", json!({}))
-        .await;
-    let document: Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app = probe_app().await;
+    let document = app.get(&app.admin, "/openapi.json").await.body;
     let operations = operations(&document);
     assert!(operations.len() >= 40, "{} operations", operations.len());
 
@@ -432,16 +424,7 @@ async fn the_whole_openapi_surface_survives_generated_bad_input() {
 /// canonical JSON, and the chain still verifies.
 #[tokio::test]
 async fn a_nul_character_is_the_callers_error_wherever_it_comes_in() {
-    let app = spawn_app().await;
-    let key = app.ledger(PROBE).await;
-    app.open(
-        &key,
-        PROBE,
-        "assets:cash",
-        "asset",
-        json!({"currency": "EUR"}),
-    )
-    .await;
+    let app = probe_app().await;
     app.get(&app.admin, "/v1/ledgers/probe/inventory?sku=a%00b")
         .await
         .assert_problem(422, "invalid-request");

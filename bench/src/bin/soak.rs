@@ -147,14 +147,9 @@ async fn soak(args: Args) -> ExitCode {
         service.data_dir().display()
     );
     let outcome = run(&service, &args).await;
-    let log_tail = service.log_tail();
-    if let Some(path) = &args.keep_service_log {
-        if let Err(e) = std::fs::copy(service.log_path(), path) {
-            eprintln!("could not copy the service log to {}: {e}", path.display());
-        }
-    }
-    eprintln!("stopping the service");
-    service.stop().await;
+    let log_tail = service
+        .stop_keeping_log(args.keep_service_log.as_deref())
+        .await;
     match outcome {
         Ok(report) => {
             report.print(&args);

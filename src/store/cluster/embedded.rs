@@ -105,13 +105,7 @@ impl EmbeddedCluster {
     /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`: no
     /// shutdown checkpoint, crash recovery on the next start). For fault drills.
     pub fn crash(&mut self) -> Result<(), ClusterError> {
-        let mut stop = self.binaries.command("pg_ctl", self.user.as_ref());
-        stop.arg("stop")
-            .arg("-w")
-            .args(["-m", "immediate"])
-            .arg("-D")
-            .arg(&self.layout.pgdata);
-        run(stop, "pg_ctl stop -m immediate")
+        self.pg_ctl_stop("immediate")
     }
 
     /// Starts the server again after `crash` and waits until it accepts connections;
@@ -127,10 +121,14 @@ impl EmbeddedCluster {
         if !std::mem::take(&mut self.started) {
             return Ok(());
         }
+        self.pg_ctl_stop("fast")
+    }
+
+    fn pg_ctl_stop(&self, mode: &str) -> Result<(), ClusterError> {
         let mut stop = self.binaries.command("pg_ctl", self.user.as_ref());
         stop.arg("stop")
             .arg("-w")
-            .args(["-m", "fast"])
+            .args(["-m", mode])
             .arg("-D")
             .arg(&self.layout.pgdata);
         run(stop, "pg_ctl stop")
