@@ -176,6 +176,15 @@ impl Load {
     }
 }
 
+/// A fresh database, an instance admin key for it, and a folder for a service.
+async fn database_with_admin() -> (TestDatabase, String, tempfile::TempDir) {
+    let db = TestDatabase::new().await;
+    let admin = keys::create(&db.owner().await, None, Role::Admin)
+        .await
+        .unwrap();
+    (db, admin, tempfile::tempdir().unwrap())
+}
+
 /// POSTs `sale(key, cents)` under idempotency key `key`.
 async fn post_sale(
     http: &reqwest::Client,
@@ -238,11 +247,7 @@ async fn get(http: &reqwest::Client, url: String, key: &str) -> Reply {
 async fn kill_9_under_load_loses_nothing_acknowledged_and_writes_nothing_twice() {
     const CLIENTS: usize = 12;
     const KILLS: usize = 3;
-    let db = TestDatabase::new().await;
-    let admin = keys::create(&db.owner().await, None, Role::Admin)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let (db, admin, dir) = database_with_admin().await;
     let mut service = Service::start(Some(&db.url), dir.path());
     let http = reqwest::Client::new();
     setup(&http, &service.address, &admin).await;
@@ -337,11 +342,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged_and_writes_nothing_twice()
 #[tokio::test]
 async fn sigterm_answers_every_request_it_took_then_exits_cleanly() {
     const REQUESTS: usize = 400;
-    let db = TestDatabase::new().await;
-    let admin = keys::create(&db.owner().await, None, Role::Admin)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let (db, admin, dir) = database_with_admin().await;
     let log = dir.path().join("service.log");
     let mut service = Service::start_logging(Some(&db.url), dir.path(), Some(&log));
     let http = reqwest::Client::new();
@@ -562,11 +563,7 @@ async fn postgres_stopped_immediately_gives_503_then_the_service_recovers_by_its
 /// carry its request id, which the answer echoes in `X-Request-Id`.
 #[tokio::test]
 async fn json_logs_carry_the_request_id_that_the_answer_echoes() {
-    let db = TestDatabase::new().await;
-    let admin = keys::create(&db.owner().await, None, Role::Admin)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let (db, admin, dir) = database_with_admin().await;
     let log = dir.path().join("service.log");
     let mut service = Service::start_logging(Some(&db.url), dir.path(), Some(&log));
     let http = reqwest::Client::new();
