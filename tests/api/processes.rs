@@ -190,6 +190,75 @@ async fn two_processes_share_one_gapless_chain() {
     assert_eq!(report.events, 1 + 3 + 1 + 20 + 200);
 }
 
+/// A writer whose cached state another process has moved past: its pipelined groups
+/// fail in the database (the seq is taken, the chain does not link), and every request
+/// in them and in the groups behind them is decided again on fresh state, so all of
+/// them succeed, once each, in one gapless chain.
+#[tokio::test]
+async fn pipelined_groups_behind_a_stale_state_are_decided_again() {
+    let db = TestDatabase::new().await;
+    let admin = keys::create(&db.owner().await, None, Role::Admin)
+        .await
+        .unwrap();
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let log = dirs.1.path().join("b.log");
+    let a = Service::start(Some(&db.url), dirs.0.path());
+    let b = Service::start_logging(Some(&db.url), dirs.1.path(), Some(&log));
+    let http = reqwest::Client::new();
+    let post = |service: &Service, path: &str, body: serde_json::Value| {
+        let request = http
+            .post(format!("{}{}", service.address, path))
+            .bearer_auth(&admin)
+            .json(&body);
+        async move { reply(request.send().await.unwrap()).await }
+    };
+    let ledger = json!({"id": "acme", "name": "Acme", "base_currency": "EUR"});
+    assert_eq!(post(&a, "/v1/ledgers", ledger).await.status, 201);
+    for (code, kind) in [("assets:cash", "asset"), ("income:sales", "income")] {
+        let body = json!({"code": code, "type": kind});
+        let r = post(&a, "/v1/ledgers/acme/accounts", body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let sale = entry(&[
+        ("assets:cash", "EUR", "debit", "1.00"),
+        ("income:sales", "EUR", "credit", "1.00"),
+    ]);
+    let path = "/v1/ledgers/acme/transactions";
+    // B's writer caches the ledger, then A appends behind its back.
+    assert_eq!(post(&b, path, sale.clone()).await.status, 201);
+    assert_eq!(post(&a, path, sale.clone()).await.status, 201);
+
+    let batch = json!({"atomic": true, "entries": vec![sale; 150]});
+    let batches = (0..8).map(|i| {
+        let service = if i % 2 == 0 { &b } else { &a };
+        post(
+            service,
+            "/v1/ledgers/acme/transactions/batch",
+            batch.clone(),
+        )
+    });
+    for r in futures_util::future::join_all(batches).await {
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let export = http
+        .get(format!("{}/v1/ledgers/acme/export", a.address))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let report = verify_text(&export, Default::default());
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.events, 1 + 2 + 2 + 8 * 150);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("pipelined group failed"),
+        "B's first group after A's append was decided on a stale state: {logged}"
+    );
+}
+
 /// The last units, sold through two processes at once: exactly the available units
 /// sell, and the reorder is requested once, whichever process crossed the point.
 #[tokio::test]

@@ -36,6 +36,24 @@ pub(super) async fn lock(client: &ClientWrapper, ledger: &LedgerId) -> Result<()
     Ok(())
 }
 
+/// The ledger's lock in shared mode, which pipelined groups of one writer hold
+/// together: it keeps out another process's locked path (exclusive) while they are in
+/// flight, and their order is kept by the chain check's lock (`sql/V0011`).
+pub(super) async fn lock_shared(
+    client: &ClientWrapper,
+    ledger: &LedgerId,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            &client
+                .prepare_cached("SELECT pg_advisory_xact_lock_shared($1)")
+                .await?,
+            &[&lock_key(ledger)],
+        )
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn head(
     client: &ClientWrapper,
     ledger: &LedgerId,
@@ -164,6 +182,7 @@ pub(super) async fn reversals<'a>(
     Ok(())
 }
 
+#[derive(Clone)]
 pub(super) struct StoredResponse {
     pub request_hash: String,
     pub rendered: Rendered,

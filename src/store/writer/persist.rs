@@ -74,10 +74,26 @@ pub(super) async fn insert_ledger(
     Ok(())
 }
 
-/// Appends the batch to the log: its events and idempotency records, pipelined.
-/// Anything append-only that the database refuses to delete belongs here, not in
-/// `write_projections`: a rebuild deletes and rewrites every projection.
+/// Appends the batch to the log: its events and idempotency records, and the Merkle
+/// nodes they complete, pipelined. Anything append-only that the database refuses to
+/// delete belongs here, not in `write_projections`: a rebuild deletes and rewrites
+/// every projection.
 pub(super) async fn write_log(
+    client: &ClientWrapper,
+    ledger: &LedgerId,
+    plan: &Plan,
+) -> Result<(), StoreError> {
+    futures_util::try_join!(
+        crate::store::merkle::insert(client, ledger, &plan.merkle_nodes),
+        insert_events(client, ledger, plan),
+        insert_keys(client, ledger, plan),
+    )?;
+    Ok(())
+}
+
+/// The events of the batch, in one statement (its chain check waits for the
+/// transaction before it to commit).
+pub(super) async fn insert_events(
     client: &ClientWrapper,
     ledger: &LedgerId,
     plan: &Plan,
@@ -87,43 +103,45 @@ pub(super) async fn write_log(
     }
     let l = ledger.as_str();
     let events = EventColumns::from(plan);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+        &l,
+        &events.seq,
+        &events.id,
+        &events.kind,
+        &events.recorded_at,
+        &events.prev_hash,
+        &events.hash,
+        &events.canonical,
+        &events.reverses,
+    ];
+    client
+        .execute(&client.prepare_cached(INSERT_EVENTS).await?, &params)
+        .await?;
+    Ok(())
+}
+
+/// The responses stored under the batch's idempotency keys.
+pub(super) async fn insert_keys(
+    client: &ClientWrapper,
+    ledger: &LedgerId,
+    plan: &Plan,
+) -> Result<(), StoreError> {
     let keys = IdempotencyColumns::from(plan);
-    let insert_events = async {
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
-            &l,
-            &events.seq,
-            &events.id,
-            &events.kind,
-            &events.recorded_at,
-            &events.prev_hash,
-            &events.hash,
-            &events.canonical,
-            &events.reverses,
-        ];
-        client
-            .execute(&client.prepare_cached(INSERT_EVENTS).await?, &params)
-            .await
-    };
-    let insert_keys = async {
-        if keys.key.is_empty() {
-            return Ok(0);
-        }
-        client
-            .execute(
-                &client.prepare_cached(INSERT_IDEMPOTENCY).await?,
-                &[&l, &keys.key, &keys.hash, &keys.status, &keys.response],
-            )
-            .await
-    };
-    let insert_nodes = async {
-        crate::store::merkle::insert(client, ledger, &plan.merkle_nodes).await?;
-        Ok::<u64, StoreError>(0)
-    };
-    let (a, b) = (
-        async { insert_events.await.map_err(StoreError::from) },
-        async { insert_keys.await.map_err(StoreError::from) },
-    );
-    futures_util::try_join!(a, b, insert_nodes)?;
+    if keys.key.is_empty() {
+        return Ok(());
+    }
+    client
+        .execute(
+            &client.prepare_cached(INSERT_IDEMPOTENCY).await?,
+            &[
+                &ledger.as_str(),
+                &keys.key,
+                &keys.hash,
+                &keys.status,
+                &keys.response,
+            ],
+        )
+        .await?;
     Ok(())
 }
 
@@ -143,9 +161,26 @@ pub(crate) async fn write_projections(
         return Ok(());
     }
     futures_util::try_join!(
-        write_accounts(client, &state.ledger, plan),
-        super::reporting::persist(client, &state.ledger, plan),
+        write_entry_projections(client, &state.ledger, plan),
         super::commerce::persist(client, state, plan),
+    )?;
+    Ok(())
+}
+
+/// The projections of everything but commerce: accounts, closes, balances, rates,
+/// currencies and balance history. Alone, for a batch without commerce events, it needs
+/// no state, so a pipelined group can own what it writes.
+pub(super) async fn write_entry_projections(
+    client: &ClientWrapper,
+    ledger: &LedgerId,
+    plan: &Plan,
+) -> Result<(), StoreError> {
+    if plan.events.is_empty() {
+        return Ok(());
+    }
+    futures_util::try_join!(
+        write_accounts(client, ledger, plan),
+        super::reporting::persist(client, ledger, plan),
     )?;
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! One ledger's writer task: group commit of everything waiting.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use deadpool_postgres::{ClientWrapper, Object};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::core::decide::{decide, Command};
@@ -24,9 +24,89 @@ pub(super) struct LedgerTask {
     ledger: LedgerId,
     pool: Pool,
     head: watch::Sender<u64>,
-    /// The state as of the last commit, or `None` when it must be reloaded (at start,
-    /// and after any failed write, whose effect on the database is unknown).
+    /// The state as of the last group decided (committed or in flight), or `None` when
+    /// it must be reloaded (at start, and after any failed write).
     state: Option<LedgerState>,
+    /// The responses stored by groups in flight, by idempotency key: a retry of one of
+    /// them is answered like a retry of a committed request.
+    pending: HashMap<String, StoredResponse>,
+}
+
+/// Groups in flight at once: one committing while the next is decided and sent.
+const PIPELINE_DEPTH: usize = 2;
+/// Commands waiting before a group starts behind one in flight.
+const PIPELINE_MIN_COMMANDS: usize = 100;
+
+/// A decided group on its way to the database.
+struct InFlight {
+    jobs: Vec<Job>,
+    outcomes: Vec<WriteOutcome>,
+    /// The head once it commits.
+    head_seq: u64,
+    /// Whether it appends anything (a group of refusals only writes nothing).
+    wrote: bool,
+    keys: Vec<String>,
+    done: tokio::task::JoinHandle<Result<(), GroupFailure>>,
+    /// Fires once the group's events are inserted: its chain check holds the chain
+    /// lock from then until it commits.
+    linked: Option<oneshot::Receiver<()>>,
+    started: std::time::Instant,
+}
+
+/// Why a pipelined group failed, and whether it certainly did not commit (its COMMIT
+/// was never sent), so that its requests may be decided again.
+struct GroupFailure {
+    error: StoreError,
+    uncommitted: bool,
+}
+
+/// One pipelined group on a connection of its own: BEGIN, the ledger's lock and every
+/// insert in one round trip, then COMMIT once all of them succeeded. The lock queue
+/// orders it after the group before it.
+async fn write_group(
+    pool: Pool,
+    ledger: LedgerId,
+    plan: Plan,
+    linked: oneshot::Sender<()>,
+) -> Result<(), GroupFailure> {
+    let uncommitted = |error: StoreError| GroupFailure {
+        error,
+        uncommitted: true,
+    };
+    let client = pool.get().await.map_err(|e| uncommitted(e.into()))?;
+    let statements = async {
+        let begin = async {
+            client
+                .batch_execute("BEGIN")
+                .await
+                .map_err(StoreError::from)
+        };
+        let events = async {
+            persist::insert_events(&client, &ledger, &plan).await?;
+            let _ = linked.send(());
+            Ok::<(), StoreError>(())
+        };
+        futures_util::try_join!(
+            begin,
+            load::lock_shared(&client, &ledger),
+            crate::store::merkle::insert(&client, &ledger, &plan.merkle_nodes),
+            events,
+            persist::insert_keys(&client, &ledger, &plan),
+            persist::write_entry_projections(&client, &ledger, &plan)
+        )
+    };
+    if let Err(error) = statements.await {
+        drop(Object::take(client));
+        return Err(uncommitted(error));
+    }
+    if let Err(e) = client.batch_execute("COMMIT").await {
+        drop(Object::take(client));
+        return Err(GroupFailure {
+            error: e.into(),
+            uncommitted: false,
+        });
+    }
+    Ok(())
 }
 
 impl LedgerTask {
@@ -36,31 +116,222 @@ impl LedgerTask {
             pool,
             head,
             state: None,
+            pending: HashMap::new(),
         }
     }
 
     pub(super) async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
-        while let Some(first) = jobs.recv().await {
-            let mut commands = first.submission.commands.len();
-            let mut batch = vec![first];
-            while commands < limits::WRITER_BATCH_COMMANDS_MAX {
-                match jobs.try_recv() {
-                    Ok(job) => {
-                        commands += job.submission.commands.len();
-                        batch.push(job);
+        let mut inflight: VecDeque<InFlight> = VecDeque::new();
+        let mut waiting: VecDeque<Job> = VecDeque::new();
+        let mut waiting_commands = 0;
+        let mut closed = false;
+        loop {
+            // A group starts at once when nothing is in flight; behind a group in
+            // flight only once enough is waiting to be worth a transaction of its own
+            // (small groups are cheaper gathered into the next one).
+            let ready = !waiting.is_empty()
+                && (inflight.is_empty()
+                    || (inflight.len() < PIPELINE_DEPTH
+                        && waiting_commands >= PIPELINE_MIN_COMMANDS));
+            if ready {
+                let batch = self.gather(&mut waiting, &mut waiting_commands);
+                self.start(batch, &mut inflight).await;
+                continue;
+            }
+            if closed && waiting.is_empty() && inflight.is_empty() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                result = async { (&mut inflight.front_mut().expect("checked").done).await }, if !inflight.is_empty() => {
+                    let group = inflight.pop_front().expect("checked");
+                    self.finish(group, result, &mut inflight).await;
+                }
+                job = jobs.recv(), if !closed && waiting_commands < limits::WRITER_BATCH_COMMANDS_MAX => {
+                    match job {
+                        Some(job) => {
+                            waiting_commands += job.submission.commands.len();
+                            waiting.push_back(job);
+                            while waiting_commands < limits::WRITER_BATCH_COMMANDS_MAX {
+                                let Ok(job) = jobs.try_recv() else { break };
+                                waiting_commands += job.submission.commands.len();
+                                waiting.push_back(job);
+                            }
+                            crate::metrics::METRICS
+                                .queue_depth
+                                .with_label_values(&[self.ledger.as_str()])
+                                .set(jobs.len() as i64);
+                        }
+                        None => closed = true,
                     }
-                    Err(_) => break,
                 }
             }
-            crate::metrics::METRICS
-                .queue_depth
-                .with_label_values(&[self.ledger.as_str()])
-                .set(jobs.len() as i64);
-            crate::metrics::METRICS
-                .batch_commands
-                .with_label_values(&[self.ledger.as_str()])
-                .observe(commands as f64);
+        }
+        self.drain(&mut inflight).await;
+    }
+
+    /// Takes the waiting jobs, up to the batch bound, as the next group.
+    fn gather(&self, waiting: &mut VecDeque<Job>, waiting_commands: &mut usize) -> Vec<Job> {
+        let mut commands = 0;
+        let mut batch = Vec::new();
+        while let Some(job) = waiting.front() {
+            let n = job.submission.commands.len();
+            if !batch.is_empty() && commands + n > limits::WRITER_BATCH_COMMANDS_MAX {
+                break;
+            }
+            commands += n;
+            batch.push(waiting.pop_front().expect("checked"));
+        }
+        *waiting_commands -= commands;
+        crate::metrics::METRICS
+            .batch_commands
+            .with_label_values(&[self.ledger.as_str()])
+            .observe(commands as f64);
+        batch
+    }
+
+    /// Decides a batch and sends it on its way: pipelined behind the groups in flight
+    /// when the cached state can decide it alone, else (after draining them) through
+    /// the locked path that reads the head first.
+    async fn start(&mut self, batch: Vec<Job>, inflight: &mut VecDeque<InFlight>) {
+        if !self.can_pipeline(&batch) {
+            self.drain(inflight).await;
             self.process(batch).await;
+            return;
+        }
+        let state = self.state.as_mut().expect("can_pipeline checked");
+        let submissions: Vec<&Submission> = batch.iter().map(|j| &j.submission).collect();
+        let mut plan = Plan::default();
+        let outcomes = decide_all(state, &submissions, &self.pending, &mut plan);
+        let head_seq = state.head_seq;
+        let mut keys = Vec::with_capacity(plan.idempotency.len());
+        for (idem, rendered) in &plan.idempotency {
+            let stored = StoredResponse {
+                request_hash: idem.request_hash.clone(),
+                rendered: rendered.clone(),
+            };
+            self.pending.insert(idem.key.clone(), stored);
+            keys.push(idem.key.clone());
+        }
+        let wrote = !plan.events.is_empty();
+        let (done, linked) = if wrote {
+            // The group before holds the chain lock before this one asks for it, so
+            // the lock's queue links and commits them in order.
+            if let Some(rx) = inflight.back_mut().and_then(|g| g.linked.take()) {
+                let _ = rx.await;
+            }
+            let (tx, rx) = oneshot::channel();
+            let group = write_group(self.pool.clone(), self.ledger.clone(), plan, tx);
+            (tokio::spawn(group), Some(rx))
+        } else {
+            (tokio::spawn(async { Ok(()) }), None)
+        };
+        inflight.push_back(InFlight {
+            jobs: batch,
+            outcomes,
+            head_seq,
+            wrote,
+            keys,
+            done,
+            linked,
+            started: std::time::Instant::now(),
+        });
+    }
+
+    /// Whether the cached state can decide the batch with no read: it is loaded, and
+    /// every command is a journal entry between accounts it holds.
+    fn can_pipeline(&self, batch: &[Job]) -> bool {
+        let Some(state) = &self.state else {
+            return false;
+        };
+        state.currencies.is_some()
+            && state.merkle.is_some()
+            && batch.iter().flat_map(|j| &j.submission.commands).all(|c| {
+                matches!(c, Command::PostEntry { .. })
+                    && c.accounts().iter().all(|a| state.accounts.contains_key(*a))
+            })
+    }
+
+    /// Answers a finished group. A failure drops the cached state; the groups behind
+    /// it are awaited, and every request whose group did not commit is decided again
+    /// on the locked path (never one whose commit is in doubt).
+    async fn finish(
+        &mut self,
+        group: InFlight,
+        result: Result<Result<(), GroupFailure>, tokio::task::JoinError>,
+        inflight: &mut VecDeque<InFlight>,
+    ) {
+        for key in &group.keys {
+            self.pending.remove(key);
+        }
+        let failure = match result {
+            Ok(Ok(())) => {
+                self.committed(group);
+                return;
+            }
+            Ok(Err(f)) => f,
+            Err(e) => GroupFailure {
+                error: StoreError::Other(format!("write task: {e}")),
+                uncommitted: false,
+            },
+        };
+        tracing::warn!(ledger = %self.ledger, error = %failure.error, "pipelined group failed");
+        self.state = None;
+        let mut retry = Vec::new();
+        if failure.uncommitted {
+            retry.extend(group.jobs);
+        } else {
+            for job in group.jobs {
+                let _ = job.reply.send(Err(failure.error.clone()));
+            }
+        }
+        while let Some(mut next) = inflight.pop_front() {
+            let result = (&mut next.done).await;
+            match result {
+                Ok(Ok(())) if next.wrote => {
+                    // It linked to its predecessor in the database, so that committed.
+                    for key in &next.keys {
+                        self.pending.remove(key);
+                    }
+                    self.committed(next);
+                }
+                Ok(Err(f)) if !f.uncommitted => {
+                    for job in next.jobs {
+                        let _ = job.reply.send(Err(f.error.clone()));
+                    }
+                }
+                _ => retry.extend(next.jobs),
+            }
+        }
+        self.pending.clear();
+        if !retry.is_empty() {
+            self.process(retry).await;
+        }
+    }
+
+    fn committed(&mut self, group: InFlight) {
+        crate::metrics::METRICS
+            .commit_seconds
+            .with_label_values(&[self.ledger.as_str()])
+            .observe(group.started.elapsed().as_secs_f64());
+        self.head.send_replace(group.head_seq);
+        crate::metrics::METRICS
+            .head_seq
+            .with_label_values(&[self.ledger.as_str()])
+            .set(group.head_seq as i64);
+        if let Some(state) = &mut self.state {
+            state.commerce.forget_settled();
+        }
+        for (job, outcome) in group.jobs.into_iter().zip(group.outcomes) {
+            let _ = job.reply.send(Ok(outcome));
+        }
+    }
+
+    /// Waits for every group in flight, answering each.
+    async fn drain(&mut self, inflight: &mut VecDeque<InFlight>) {
+        while let Some(mut group) = inflight.pop_front() {
+            let result = (&mut group.done).await;
+            self.finish(group, result, inflight).await;
         }
     }
 
