@@ -24,6 +24,23 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     Hash::from_bytes(h.finalize().into())
 }
 
+/// The hash of a perfect subtree from its leaf hashes (`2^level` of them, in order).
+pub fn perfect_hash(leaves: &[Hash]) -> Hash {
+    assert!(
+        leaves.len().is_power_of_two(),
+        "a perfect subtree has 2^level leaves, not {}",
+        leaves.len()
+    );
+    let mut level = leaves.to_vec();
+    while level.len() > 1 {
+        level = level
+            .chunks_exact(2)
+            .map(|pair| node_hash(&pair[0], &pair[1]))
+            .collect();
+    }
+    level[0]
+}
+
 /// A perfect subtree: `2^level` leaves from leaf `index · 2^level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Subtree {
@@ -436,6 +453,25 @@ mod tests {
             }
             // n leaves complete n − popcount(n) perfect subtrees of level ≥ 1.
             prop_assert_eq!(stored, n - (n as u64).count_ones() as usize);
+        }
+
+        #[test]
+        fn a_perfect_hash_is_the_subtree_the_frontier_completes(level in 0u32..7, index in 0u64..5) {
+            let width = 1u64 << level;
+            let events: Vec<Hash> = (0..(index + 1) * width).map(|i| Hash::of(format!("e{i}").as_bytes())).collect();
+            let source = Leaves(events.iter().map(leaf_hash).collect());
+            let start = (index * width) as usize;
+            let hash = perfect_hash(&source.0[start..start + width as usize]);
+            prop_assert_eq!(hash, source.hash(Subtree { level, index }));
+            let mut frontier = Frontier::default();
+            let mut completed = Vec::new();
+            for e in &events {
+                completed.extend(frontier.push(e));
+            }
+            if level > 0 {
+                let subtree = Subtree { level, index };
+                prop_assert!(completed.contains(&(subtree, hash)), "{:?} not completed", subtree);
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The Merkle tree's storage: perfect subtrees in `merkle_nodes`, leaves from the
-//! events' hashes. Roots and proofs fetch the O(log n) subtrees they need in one round
-//! trip, then the pure code in `core::merkle` folds them.
+//! The Merkle tree's storage: perfect subtrees of 16 leaves or more in `merkle_nodes`,
+//! leaves and smaller subtrees from the events' hashes. Roots and proofs fetch the
+//! O(log n) subtrees they need in one or two queries, then the pure code in
+//! `core::merkle` folds them.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -21,7 +22,14 @@ impl Subtrees for Fetched {
     }
 }
 
-/// Fetches `wanted` subtrees: leaves from `events`, the others from `merkle_nodes`.
+/// The lowest level kept in `merkle_nodes`. Smaller subtrees (2 to 8 leaves) are not
+/// stored: they are recomputed from at most 8 events' hashes when a root or proof needs
+/// them. That keeps one node row per 8 events instead of one per event, at the cost
+/// of a few more event hashes read per proof.
+pub const STORED_LEVEL_MIN: u32 = 4;
+
+/// Fetches `wanted` subtrees: leaves and subtrees below `STORED_LEVEL_MIN` from the
+/// events' hashes, the others from `merkle_nodes`.
 pub async fn fetch(
     client: &impl GenericClient,
     ledger: &LedgerId,
@@ -33,30 +41,39 @@ pub async fn fetch(
          WHERE n.ledger_id = $1";
     let wanted: BTreeSet<Subtree> = wanted.into_iter().collect();
     let l = ledger.as_str();
+    // Every leaf a wanted subtree below the stored levels covers (itself, for a leaf).
+    let leaves_of = |s: &Subtree| {
+        let width = 1u64 << s.level;
+        s.index * width..(s.index + 1) * width
+    };
     let seqs: Vec<i64> = wanted
         .iter()
-        .filter(|s| s.level == 0)
-        .map(|s| s.index as i64 + 1)
+        .filter(|s| s.level < STORED_LEVEL_MIN)
+        .flat_map(leaves_of)
+        .map(|leaf| leaf as i64 + 1)
+        .collect::<BTreeSet<i64>>()
+        .into_iter()
         .collect();
     let (levels, idxs): (Vec<i16>, Vec<i64>) = wanted
         .iter()
-        .filter(|s| s.level > 0)
+        .filter(|s| s.level >= STORED_LEVEL_MIN)
         .map(|s| (s.level as i16, s.index as i64))
         .unzip();
     let mut found = HashMap::with_capacity(wanted.len());
     if !seqs.is_empty() {
+        let mut leaves = HashMap::with_capacity(seqs.len());
         for r in client.query(LEAVES, &[&l, &seqs]).await? {
             let seq: i64 = r.get(0);
             let hex: &str = r.get(1);
             let hash = Hash::from_hex(hex)
                 .ok_or_else(|| StoreError::Corrupt(format!("event hash {hex:?}")))?;
-            found.insert(
-                Subtree {
-                    level: 0,
-                    index: seq as u64 - 1,
-                },
-                merkle::leaf_hash(&hash),
-            );
+            leaves.insert(seq as u64 - 1, merkle::leaf_hash(&hash));
+        }
+        for s in wanted.iter().filter(|s| s.level < STORED_LEVEL_MIN) {
+            let hashes: Option<Vec<Hash>> = leaves_of(s).map(|i| leaves.get(&i).copied()).collect();
+            if let Some(hashes) = hashes {
+                found.insert(*s, merkle::perfect_hash(&hashes));
+            }
         }
     }
     if !levels.is_empty() {
@@ -155,12 +172,10 @@ pub async fn insert(
 ) -> Result<(), StoreError> {
     const SQL: &str = "INSERT INTO merkle_nodes (ledger_id, level, idx, hash) \
          SELECT $1, * FROM unnest($2::int2[], $3::int8[], $4::bytea[])";
-    if nodes.is_empty() {
+    let (levels, idxs, hashes) = stored_columns(nodes);
+    if levels.is_empty() {
         return Ok(());
     }
-    let levels: Vec<i16> = nodes.iter().map(|(s, _)| s.level as i16).collect();
-    let idxs: Vec<i64> = nodes.iter().map(|(s, _)| s.index as i64).collect();
-    let hashes: Vec<&[u8]> = nodes.iter().map(|(_, h)| h.as_bytes().as_slice()).collect();
     client
         .execute(
             &client.prepare_cached(SQL).await?,
@@ -168,6 +183,18 @@ pub async fn insert(
         )
         .await?;
     Ok(())
+}
+
+/// The columns of the nodes that are kept (level ≥ `STORED_LEVEL_MIN`).
+fn stored_columns(nodes: &[(Subtree, Hash)]) -> (Vec<i16>, Vec<i64>, Vec<&[u8]>) {
+    let kept = nodes.iter().filter(|(s, _)| s.level >= STORED_LEVEL_MIN);
+    let mut columns = (Vec::new(), Vec::new(), Vec::new());
+    for (s, h) in kept {
+        columns.0.push(s.level as i16);
+        columns.1.push(s.index as i64);
+        columns.2.push(h.as_bytes().as_slice());
+    }
+    columns
 }
 
 /// Builds the stored tree of the first `size` events from their hashes, in pages, for
@@ -201,9 +228,7 @@ async fn backfill(
                 .ok_or_else(|| StoreError::Corrupt(format!("event hash {hex:?}")))?;
             nodes.extend(frontier.push(&hash));
         }
-        let levels: Vec<i16> = nodes.iter().map(|(s, _)| s.level as i16).collect();
-        let idxs: Vec<i64> = nodes.iter().map(|(s, _)| s.index as i64).collect();
-        let hashes: Vec<&[u8]> = nodes.iter().map(|(_, h)| h.as_bytes().as_slice()).collect();
+        let (levels, idxs, hashes) = stored_columns(&nodes);
         client
             .execute(INSERT, &[&ledger.as_str(), &levels, &idxs, &hashes])
             .await?;

@@ -119,6 +119,92 @@ async fn inclusion_and_consistency_proofs_verify_against_the_export() {
         .assert_problem(403, "forbidden");
 }
 
+/// Only subtrees of 16 leaves or more are stored; the smaller ones are recomputed from
+/// the events. Every tree size from 1 to ~80 gets a root, an inclusion proof and a
+/// consistency proof that verify against the export, whatever mix of stored and
+/// recomputed subtrees they need.
+#[tokio::test]
+async fn proofs_of_every_size_mix_stored_and_recomputed_subtrees() {
+    let app = spawn_app().await;
+    let key = funded_ledger(&app, "acme", "500.00").await;
+    let spend = crate::helpers::entry(&[
+        ("expenses:supplies", "EUR", "debit", "1.00"),
+        ("assets:cash", "EUR", "credit", "1.00"),
+    ]);
+    for size in [3, 17, 40] {
+        let batch = json!({"entries": vec![spend.clone(); size]});
+        let r = app
+            .post(&key, "/v1/ledgers/acme/transactions/batch", &batch)
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let (hashes, roots) = roots(&app, "acme").await;
+    let n = hashes.len() as u64;
+    let stored: i64 = app
+        .db
+        .owner()
+        .await
+        .query_one(
+            "SELECT count(*) FROM merkle_nodes WHERE ledger_id = 'acme'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // Perfect subtrees of level ≥ 4 among n leaves: Σ over levels of ⌊n / 2^level⌋.
+    let expected: u64 = (4..64).map(|level| n >> level).sum();
+    assert_eq!(stored as u64, expected, "{n} events");
+    let auditor = app.key("acme", "auditor").await;
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut pick = |below: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % below
+    };
+    for size in 1..=n {
+        let seq = 1 + pick(size);
+        let r = app
+            .get(
+                &auditor,
+                &format!("/v1/ledgers/acme/proofs/inclusion?seq={seq}&tree_size={size}"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let root = roots[size as usize - 1];
+        assert_eq!(h(&r.body["root"]), root, "root of {size}");
+        let path: Vec<Hash> = r.body["audit_path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(h)
+            .collect();
+        let leaf = merkle::leaf_hash(&hashes[seq as usize - 1]);
+        assert!(
+            merkle::verify_inclusion(&leaf, seq - 1, size, &path, &root),
+            "{seq} in {size}"
+        );
+        let from = 1 + pick(size);
+        let r = app
+            .get(
+                &auditor,
+                &format!("/v1/ledgers/acme/proofs/consistency?from={from}&to={size}"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let proof: Vec<Hash> = r.body["consistency_path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(h)
+            .collect();
+        assert!(
+            merkle::verify_consistency(from, size, &roots[from as usize - 1], &root, &proof),
+            "{from} to {size}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn checkpoints_are_signed_and_verify_with_the_published_key() {
     let app = spawn_app().await;
