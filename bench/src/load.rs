@@ -162,11 +162,10 @@ async fn client_loop(
     let mut n: u64 = 0;
     while Instant::now() < end {
         let body = if per_request == 1 {
-            api::entry(client, n)
+            api::entry_body(client, n)
         } else {
-            api::batch(client, n, per_request)
+            api::batch_body(client, n, per_request)
         };
-        let body = serde_json::to_vec(&body).expect("a JSON value always serialises");
         n += per_request as u64;
         let started = Instant::now();
         let attempt = async {

@@ -38,7 +38,7 @@ pub(super) async fn lock(client: &ClientWrapper, ledger: &LedgerId) -> Result<()
 
 /// The ledger's lock in shared mode, which pipelined groups of one writer hold
 /// together: it keeps out another process's locked path (exclusive) while they are in
-/// flight, and their order is kept by the chain check's lock (`sql/V0011`).
+/// flight, and their order is kept by the link locks (`hold_link`).
 pub(super) async fn lock_shared(
     client: &ClientWrapper,
     ledger: &LedgerId,
@@ -49,6 +49,24 @@ pub(super) async fn lock_shared(
                 .prepare_cached("SELECT pg_advisory_xact_lock_shared($1)")
                 .await?,
             &[&lock_key(ledger)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Takes the link lock of the ledger's events up to `last` (`sql/V0011`): the chain
+/// check of the group after this one waits for it, so it links once this one committed.
+pub(super) async fn hold_link(
+    client: &ClientWrapper,
+    ledger: &LedgerId,
+    last: u64,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            &client
+                .prepare_cached("SELECT pg_advisory_xact_lock(chainbook_link_key($1, $2))")
+                .await?,
+            &[&ledger.as_str(), &(last as i64)],
         )
         .await?;
     Ok(())

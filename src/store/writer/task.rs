@@ -47,8 +47,8 @@ struct InFlight {
     wrote: bool,
     keys: Vec<String>,
     done: tokio::task::JoinHandle<Result<(), GroupFailure>>,
-    /// Fires once the group's events are inserted: its chain check holds the chain
-    /// lock from then until it commits.
+    /// Fires once the group holds the link lock of its last event, which the chain
+    /// check of the group after it waits for.
     linked: Option<oneshot::Receiver<()>>,
     started: std::time::Instant,
 }
@@ -60,14 +60,14 @@ struct GroupFailure {
     uncommitted: bool,
 }
 
-/// One pipelined group on a connection of its own: BEGIN, the ledger's lock and every
-/// insert in one round trip, then COMMIT once all of them succeeded. The lock queue
-/// orders it after the group before it.
+/// One pipelined group on a connection of its own: BEGIN, the ledger's lock (shared),
+/// the link lock of its last event and every insert in one round trip, then COMMIT once
+/// all of them succeeded. Its chain check waits for the group before it to commit.
 async fn write_group(
     pool: Pool,
     ledger: LedgerId,
     plan: Plan,
-    linked: oneshot::Sender<()>,
+    holding: oneshot::Sender<()>,
 ) -> Result<(), GroupFailure> {
     let uncommitted = |error: StoreError| GroupFailure {
         error,
@@ -81,16 +81,18 @@ async fn write_group(
                 .await
                 .map_err(StoreError::from)
         };
-        let events = async {
-            persist::insert_events(&client, &ledger, &plan).await?;
-            let _ = linked.send(());
+        let last = plan.events.last().map_or(0, |(e, _)| e.seq);
+        let link = async {
+            load::hold_link(&client, &ledger, last).await?;
+            let _ = holding.send(());
             Ok::<(), StoreError>(())
         };
         futures_util::try_join!(
             begin,
             load::lock_shared(&client, &ledger),
+            link,
             crate::store::merkle::insert(&client, &ledger, &plan.merkle_nodes),
-            events,
+            persist::insert_events(&client, &ledger, &plan),
             persist::insert_keys(&client, &ledger, &plan),
             persist::write_entry_projections(&client, &ledger, &plan)
         )
@@ -215,8 +217,8 @@ impl LedgerTask {
         }
         let wrote = !plan.events.is_empty();
         let (done, linked) = if wrote {
-            // The group before holds the chain lock before this one asks for it, so
-            // the lock's queue links and commits them in order.
+            // The group before holds its link lock before this one's chain check can
+            // ask for it: both store their rows at once, and this one links after it.
             if let Some(rx) = inflight.back_mut().and_then(|g| g.linked.take()) {
                 let _ = rx.await;
             }
