@@ -1,3 +1,4 @@
+use chainbook::core::hash::Hash;
 use chainbook_audit::{FailureKind, VerifyOptions};
 
 use crate::helpers::{funded_ledger, spawn_app, verify_text};
@@ -162,4 +163,39 @@ async fn the_database_refuses_a_broken_link_or_a_wrong_hash() {
             "{bad:?}: {refused:?}"
         );
     }
+    // Several events in one statement: each must follow the one before it, and the
+    // first must follow the stored head.
+    let head: String = db
+        .query_one(
+            "SELECT hash FROM events WHERE ledger_id = 'acme' AND seq = 6",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let two = "INSERT INTO events (ledger_id, seq, id, type, recorded_at, prev_hash, hash, canonical) \
+               SELECT 'acme', s, gen_random_uuid(), 'x', now(), p, encode(sha256(convert_to(c, 'UTF8')), 'hex'), c \
+               FROM (VALUES (7::int8, $1::text, '{\"a\":1}'), ($2::int8, $3::text, '{\"a\":2}')) AS v(s, p, c)";
+    let first = Hash::of(br#"{"a":1}"#).to_hex();
+    let zeros = "0".repeat(64);
+    for (second_seq, second_prev, why) in [
+        (9i64, first.as_str(), "a gap inside the statement"),
+        (8, zeros.as_str(), "a broken link inside the statement"),
+    ] {
+        let refused = db
+            .execute(two, &[&head, &second_seq, &second_prev])
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{refused:?}").contains("does not link"),
+            "{why}: {refused:?}"
+        );
+    }
+    let refused = db.execute(two, &[&zeros, &8i64, &first]).await.unwrap_err();
+    assert!(
+        format!("{refused:?}").contains("does not link"),
+        "{refused:?}"
+    );
+    // And two events that do link are taken.
+    assert_eq!(db.execute(two, &[&head, &8i64, &first]).await.unwrap(), 2);
 }
