@@ -36,6 +36,18 @@ pub(super) async fn lock(client: &ClientWrapper, ledger: &LedgerId) -> Result<()
     Ok(())
 }
 
+const LOCK_SHARED: &str = "SELECT pg_advisory_xact_lock_shared($1)";
+const HOLD_LINK: &str = "SELECT pg_advisory_xact_lock(chainbook_link_key($1, $2))";
+
+/// Prepares the pipelined group's lock statements on `client`. They must reach the
+/// server before its inserts: a statement still being prepared when the group is
+/// sent would be overtaken by those already prepared.
+pub(super) async fn prepare_locks(client: &ClientWrapper) -> Result<(), StoreError> {
+    client.prepare_cached(LOCK_SHARED).await?;
+    client.prepare_cached(HOLD_LINK).await?;
+    Ok(())
+}
+
 /// The ledger's lock in shared mode, which pipelined groups of one writer hold
 /// together: it keeps out another process's locked path (exclusive) while they are in
 /// flight, and their order is kept by the link locks (`hold_link`).
@@ -45,9 +57,7 @@ pub(super) async fn lock_shared(
 ) -> Result<(), StoreError> {
     client
         .execute(
-            &client
-                .prepare_cached("SELECT pg_advisory_xact_lock_shared($1)")
-                .await?,
+            &client.prepare_cached(LOCK_SHARED).await?,
             &[&lock_key(ledger)],
         )
         .await?;
@@ -63,9 +73,7 @@ pub(super) async fn hold_link(
 ) -> Result<(), StoreError> {
     client
         .execute(
-            &client
-                .prepare_cached("SELECT pg_advisory_xact_lock(chainbook_link_key($1, $2))")
-                .await?,
+            &client.prepare_cached(HOLD_LINK).await?,
             &[&ledger.as_str(), &(last as i64)],
         )
         .await?;

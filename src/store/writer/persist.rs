@@ -193,8 +193,10 @@ async fn write_accounts(
     let l = ledger.as_str();
     let accounts = AccountColumns::from(plan);
     let balances = BalanceColumns::from(plan);
-    // tokio-postgres pipelines these: they reach the server in this order (accounts
-    // before their closes and balances), without waiting for each answer.
+    // Closes and balances reference the accounts, so the accounts go first, on their
+    // own: pipelined, an insert still being prepared on this connection would be
+    // overtaken by statements prepared before it. (Only batches that open accounts pay
+    // the round trip.) Closes and balances are then pipelined together.
     let insert_accounts = async {
         if accounts.code.is_empty() {
             return Ok(0);
@@ -242,7 +244,8 @@ async fn write_accounts(
             )
             .await
     };
-    futures_util::try_join!(insert_accounts, close_accounts, upsert_balances)?;
+    insert_accounts.await?;
+    futures_util::try_join!(close_accounts, upsert_balances)?;
     Ok(())
 }
 

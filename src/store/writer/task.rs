@@ -74,6 +74,9 @@ async fn write_group(
         uncommitted: true,
     };
     let client = pool.get().await.map_err(|e| uncommitted(e.into()))?;
+    load::prepare_locks(&client).await.map_err(uncommitted)?;
+    // Sent in this order, each as it is first polled: BEGIN, the locks, then the
+    // inserts (right away if prepared on this connection, else after their Parse).
     let statements = async {
         let begin = async {
             client
