@@ -1,11 +1,14 @@
 //! The writer: one task per ledger, fed by a bounded queue. It takes whatever is
 //! waiting (group commit), decides each command against the in-memory state, seals the
 //! events into the chain, writes them and their projections in one PostgreSQL
-//! transaction under the ledger's advisory lock, commits, and only then answers.
+//! transaction, commits, and only then answers. Journal entries the cached state can
+//! decide alone are pipelined: the next group is decided and sent while the one before
+//! commits, ordered by the database's link locks; everything else takes the locked path
+//! that reads the head under the ledger's lock first.
 //!
-//! Two processes may run writers for the same ledger: the advisory lock serialises
-//! them, and a writer that finds the stored head differs from its own reloads its
-//! state before deciding anything (`docs/architecture.md`).
+//! Two processes may run writers for the same ledger: a group decided on a stale state
+//! fails in the database (seq taken, chain not linked) and is decided again on the
+//! locked path (`docs/architecture.md`).
 
 mod commerce;
 mod load;
