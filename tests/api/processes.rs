@@ -8,7 +8,7 @@ use chainbook::core::role::Role;
 use chainbook::store::keys;
 use serde_json::json;
 
-use crate::helpers::{entry, reply, verify_text, TestDatabase};
+use crate::helpers::{entry, reply, verify_text, Reply, TestDatabase};
 
 /// A `chainbook serve` process, stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Service {
@@ -74,6 +74,41 @@ impl Service {
         Service { child, address }
     }
 
+    /// POSTs `body` to `path` (`/v1/…`) with `key`. The request is built at once, so
+    /// the answer's future borrows nothing.
+    pub fn post(
+        &self,
+        http: &reqwest::Client,
+        key: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> impl std::future::Future<Output = Reply> + 'static {
+        let request = http
+            .post(format!("{}{}", self.address, path))
+            .bearer_auth(key)
+            .json(&body);
+        async move { reply(request.send().await.unwrap()).await }
+    }
+
+    /// The ledger's export, read through this process and verified.
+    pub async fn verify(
+        &self,
+        http: &reqwest::Client,
+        key: &str,
+        ledger: &str,
+    ) -> chainbook_audit::Report {
+        let export = http
+            .get(format!("{}/v1/ledgers/{ledger}/export", self.address))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        verify_text(&export, Default::default())
+    }
+
     /// SIGKILL: no shutdown at all, as a crash.
     pub fn kill_9(&mut self) {
         self.child.kill().expect("SIGKILL is delivered");
@@ -116,11 +151,7 @@ async fn two_processes_share_one_gapless_chain() {
     let b = Service::start(Some(&db.url), dirs.1.path());
     let http = reqwest::Client::new();
     let post = |service: &Service, path: &str, body: serde_json::Value| {
-        let request = http
-            .post(format!("{}{}", service.address, path))
-            .bearer_auth(&admin)
-            .json(&body);
-        async move { reply(request.send().await.unwrap()).await }
+        service.post(&http, &admin, path, body)
     };
     assert_eq!(
         post(
@@ -184,16 +215,7 @@ async fn two_processes_share_one_gapless_chain() {
             .collect::<Vec<_>>()
     );
 
-    let export = http
-        .get(format!("{}/v1/ledgers/acme/export", b.address))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let report = verify_text(&export, Default::default());
+    let report = b.verify(&http, &admin, "acme").await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.events, 1 + 3 + 1 + 20 + 200);
 }
@@ -214,11 +236,7 @@ async fn pipelined_groups_behind_a_stale_state_are_decided_again() {
     let b = Service::start_logging(Some(&db.url), dirs.1.path(), Some(&log));
     let http = reqwest::Client::new();
     let post = |service: &Service, path: &str, body: serde_json::Value| {
-        let request = http
-            .post(format!("{}{}", service.address, path))
-            .bearer_auth(&admin)
-            .json(&body);
-        async move { reply(request.send().await.unwrap()).await }
+        service.post(&http, &admin, path, body)
     };
     let ledger = json!({"id": "acme", "name": "Acme", "base_currency": "EUR"});
     assert_eq!(post(&a, "/v1/ledgers", ledger).await.status, 201);
@@ -248,16 +266,7 @@ async fn pipelined_groups_behind_a_stale_state_are_decided_again() {
     for r in futures_util::future::join_all(batches).await {
         assert_eq!(r.status, 201, "{}", r.text);
     }
-    let export = http
-        .get(format!("{}/v1/ledgers/acme/export", a.address))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let report = verify_text(&export, Default::default());
+    let report = a.verify(&http, &admin, "acme").await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.events, 1 + 2 + 2 + 8 * 150);
     let logged = std::fs::read_to_string(&log).unwrap();

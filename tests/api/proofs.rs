@@ -32,6 +32,66 @@ async fn roots(app: &TestApp, ledger: &str) -> (Vec<Hash>, Vec<Hash>) {
     (hashes, roots)
 }
 
+/// Asks for the inclusion proof of `seq` in the tree of `size` events and checks it
+/// (and the root it names) against the export's hashes and roots.
+async fn check_inclusion(
+    app: &TestApp,
+    key: &str,
+    (hashes, roots): (&[Hash], &[Hash]),
+    seq: u64,
+    size: u64,
+) {
+    let r = app
+        .get(
+            key,
+            &format!("/v1/ledgers/acme/proofs/inclusion?seq={seq}&tree_size={size}"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let root = roots[size as usize - 1];
+    assert_eq!(h(&r.body["root"]), root, "root of {size}");
+    assert_eq!(h(&r.body["leaf_hash"]), hashes[seq as usize - 1]);
+    let path: Vec<Hash> = r.body["audit_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(h)
+        .collect();
+    let leaf = merkle::leaf_hash(&hashes[seq as usize - 1]);
+    assert!(
+        merkle::verify_inclusion(&leaf, seq - 1, size, &path, &root),
+        "{seq} in {size}"
+    );
+}
+
+/// Asks for the consistency proof from `from` to `to` events and checks it against the
+/// export's roots.
+async fn check_consistency(app: &TestApp, key: &str, roots: &[Hash], from: u64, to: u64) {
+    let r = app
+        .get(
+            key,
+            &format!("/v1/ledgers/acme/proofs/consistency?from={from}&to={to}"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let proof: Vec<Hash> = r.body["consistency_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(h)
+        .collect();
+    assert!(
+        merkle::verify_consistency(
+            from,
+            to,
+            &roots[from as usize - 1],
+            &roots[to as usize - 1],
+            &proof
+        ),
+        "{from} to {to}"
+    );
+}
+
 #[tokio::test]
 async fn inclusion_and_consistency_proofs_verify_against_the_export() {
     let app = spawn_app().await;
@@ -53,52 +113,10 @@ async fn inclusion_and_consistency_proofs_verify_against_the_export() {
     let n = hashes.len() as u64;
     let auditor = app.key("acme", "auditor").await;
     for (seq, size) in [(1, 1), (1, n), (5, 13), (13, 13), (n, n), (17, 32.min(n))] {
-        let r = app
-            .get(
-                &auditor,
-                &format!("/v1/ledgers/acme/proofs/inclusion?seq={seq}&tree_size={size}"),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(
-            h(&r.body["root"]),
-            roots[size as usize - 1],
-            "root of {size}"
-        );
-        let path: Vec<Hash> = r.body["audit_path"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(h)
-            .collect();
-        let leaf = merkle::leaf_hash(&h(&r.body["leaf_hash"]));
-        assert_eq!(h(&r.body["leaf_hash"]), hashes[seq as usize - 1]);
-        assert!(
-            merkle::verify_inclusion(&leaf, seq - 1, size, &path, &roots[size as usize - 1]),
-            "{seq} in {size}"
-        );
+        check_inclusion(&app, &auditor, (&hashes, &roots), seq, size).await;
     }
     for (from, to) in [(1, n), (7, 20), (16, 32.min(n)), (n, n)] {
-        let r = app
-            .get(
-                &auditor,
-                &format!("/v1/ledgers/acme/proofs/consistency?from={from}&to={to}"),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let proof: Vec<Hash> = r.body["consistency_path"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(h)
-            .collect();
-        assert!(merkle::verify_consistency(
-            from,
-            to,
-            &roots[from as usize - 1],
-            &roots[to as usize - 1],
-            &proof
-        ));
+        check_consistency(&app, &auditor, &roots, from, to).await;
     }
     for bad in [
         "inclusion?seq=0",
@@ -163,45 +181,8 @@ async fn proofs_of_every_size_mix_stored_and_recomputed_subtrees() {
         (state >> 33) % below
     };
     for size in 1..=n {
-        let seq = 1 + pick(size);
-        let r = app
-            .get(
-                &auditor,
-                &format!("/v1/ledgers/acme/proofs/inclusion?seq={seq}&tree_size={size}"),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let root = roots[size as usize - 1];
-        assert_eq!(h(&r.body["root"]), root, "root of {size}");
-        let path: Vec<Hash> = r.body["audit_path"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(h)
-            .collect();
-        let leaf = merkle::leaf_hash(&hashes[seq as usize - 1]);
-        assert!(
-            merkle::verify_inclusion(&leaf, seq - 1, size, &path, &root),
-            "{seq} in {size}"
-        );
-        let from = 1 + pick(size);
-        let r = app
-            .get(
-                &auditor,
-                &format!("/v1/ledgers/acme/proofs/consistency?from={from}&to={size}"),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let proof: Vec<Hash> = r.body["consistency_path"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(h)
-            .collect();
-        assert!(
-            merkle::verify_consistency(from, size, &roots[from as usize - 1], &root, &proof),
-            "{from} to {size}"
-        );
+        check_inclusion(&app, &auditor, (&hashes, &roots), 1 + pick(size), size).await;
+        check_consistency(&app, &auditor, &roots, 1 + pick(size), size).await;
     }
 }
 
