@@ -90,6 +90,18 @@ impl Service {
         async move { reply(request.send().await.unwrap()).await }
     }
 
+    /// The ledger's export, read through this process.
+    pub async fn export(&self, http: &reqwest::Client, key: &str, ledger: &str) -> String {
+        http.get(format!("{}/v1/ledgers/{ledger}/export", self.address))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// The ledger's export, read through this process and verified.
     pub async fn verify(
         &self,
@@ -97,16 +109,7 @@ impl Service {
         key: &str,
         ledger: &str,
     ) -> chainbook_audit::Report {
-        let export = http
-            .get(format!("{}/v1/ledgers/{ledger}/export", self.address))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        verify_text(&export, Default::default())
+        verify_text(&self.export(http, key, ledger).await, Default::default())
     }
 
     /// SIGKILL: no shutdown at all, as a crash.
@@ -326,15 +329,7 @@ async fn two_processes_sell_exactly_the_available_stock() {
         replies.iter().map(|r| &r.text).collect::<Vec<_>>()
     );
     assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 37);
-    let export = http
-        .get(format!("{}/v1/ledgers/shop/export", b.address))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export = b.export(&http, &admin, "shop").await;
     assert!(verify_text(&export, Default::default()).ok());
     let reorders = export
         .lines()

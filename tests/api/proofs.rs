@@ -13,6 +13,11 @@ fn h(v: &Value) -> Hash {
     Hash::from_hex(v.as_str().unwrap()).unwrap()
 }
 
+/// A JSON array of hex hashes.
+fn hs(v: &Value) -> Vec<Hash> {
+    v.as_array().unwrap().iter().map(h).collect()
+}
+
 /// The event hashes of the export, and the root of every prefix of them.
 async fn roots(app: &TestApp, ledger: &str) -> (Vec<Hash>, Vec<Hash>) {
     let hashes: Vec<Hash> = app
@@ -51,12 +56,7 @@ async fn check_inclusion(
     let root = roots[size as usize - 1];
     assert_eq!(h(&r.body["root"]), root, "root of {size}");
     assert_eq!(h(&r.body["leaf_hash"]), hashes[seq as usize - 1]);
-    let path: Vec<Hash> = r.body["audit_path"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(h)
-        .collect();
+    let path = hs(&r.body["audit_path"]);
     let leaf = merkle::leaf_hash(&hashes[seq as usize - 1]);
     assert!(
         merkle::verify_inclusion(&leaf, seq - 1, size, &path, &root),
@@ -74,12 +74,7 @@ async fn check_consistency(app: &TestApp, key: &str, roots: &[Hash], from: u64, 
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let proof: Vec<Hash> = r.body["consistency_path"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(h)
-        .collect();
+    let proof = hs(&r.body["consistency_path"]);
     assert!(
         merkle::verify_consistency(
             from,
@@ -261,12 +256,7 @@ async fn checkpoints_are_signed_and_verify_with_the_published_key() {
             ),
         )
         .await;
-    let proof: Vec<Hash> = r.body["consistency_path"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(h)
-        .collect();
+    let proof = hs(&r.body["consistency_path"]);
     assert!(merkle::verify_consistency(
         seq,
         seq + 1,

@@ -93,7 +93,7 @@ pub(super) async fn write_log(
 
 /// The events of the batch, in one statement (its chain check waits for the
 /// transaction before it to commit).
-pub(super) async fn insert_events(
+async fn insert_events(
     client: &ClientWrapper,
     ledger: &LedgerId,
     plan: &Plan,
@@ -121,7 +121,7 @@ pub(super) async fn insert_events(
 }
 
 /// The responses stored under the batch's idempotency keys.
-pub(super) async fn insert_keys(
+async fn insert_keys(
     client: &ClientWrapper,
     ledger: &LedgerId,
     plan: &Plan,
@@ -157,9 +157,6 @@ pub(crate) async fn write_projections(
     state: &LedgerState,
     plan: &Plan,
 ) -> Result<(), StoreError> {
-    if plan.events.is_empty() {
-        return Ok(());
-    }
     futures_util::try_join!(
         write_entry_projections(client, &state.ledger, plan),
         super::commerce::persist(client, state, plan),

@@ -94,9 +94,7 @@ async fn write_group(
             begin,
             load::lock_shared(&client, &ledger),
             link,
-            crate::store::merkle::insert(&client, &ledger, &plan.merkle_nodes),
-            persist::insert_events(&client, &ledger, &plan),
-            persist::insert_keys(&client, &ledger, &plan),
+            persist::write_log(&client, &ledger, &plan),
             persist::write_entry_projections(&client, &ledger, &plan)
         )
     };
@@ -282,35 +280,24 @@ impl LedgerTask {
         };
         tracing::warn!(ledger = %self.ledger, error = %failure.error, "pipelined group failed");
         self.state = None;
+        // Each group's requests are decided again as that group, within the batch bound.
         let mut retry = Vec::new();
         if failure.uncommitted {
-            retry.extend(group.jobs);
+            retry.push(group.jobs);
         } else {
-            for job in group.jobs {
-                let _ = job.reply.send(Err(failure.error.clone()));
-            }
+            reply_err(group.jobs, &failure.error);
         }
         while let Some(mut next) = inflight.pop_front() {
-            let result = (&mut next.done).await;
-            match result {
-                Ok(Ok(())) if next.wrote => {
-                    // It linked to its predecessor in the database, so that committed.
-                    for key in &next.keys {
-                        self.pending.remove(key);
-                    }
-                    self.committed(next);
-                }
-                Ok(Err(f)) if !f.uncommitted => {
-                    for job in next.jobs {
-                        let _ = job.reply.send(Err(f.error.clone()));
-                    }
-                }
-                _ => retry.extend(next.jobs),
+            match (&mut next.done).await {
+                // It linked to its predecessor in the database, so that committed.
+                Ok(Ok(())) if next.wrote => self.committed(next),
+                Ok(Err(f)) if !f.uncommitted => reply_err(next.jobs, &f.error),
+                _ => retry.push(next.jobs),
             }
         }
         self.pending.clear();
-        if !retry.is_empty() {
-            self.process(retry).await;
+        for jobs in retry {
+            self.process(jobs).await;
         }
     }
 
@@ -319,15 +306,20 @@ impl LedgerTask {
             .commit_seconds
             .with_label_values(&[self.ledger.as_str()])
             .observe(group.started.elapsed().as_secs_f64());
-        self.head.send_replace(group.head_seq);
+        self.answer(group.jobs, group.outcomes, group.head_seq);
+    }
+
+    /// Publishes the head a commit reached and answers its requests.
+    fn answer(&mut self, jobs: Vec<Job>, outcomes: Vec<WriteOutcome>, head_seq: u64) {
+        self.head.send_replace(head_seq);
         crate::metrics::METRICS
             .head_seq
             .with_label_values(&[self.ledger.as_str()])
-            .set(group.head_seq as i64);
+            .set(head_seq as i64);
         if let Some(state) = &mut self.state {
             state.commerce.forget_settled();
         }
-        for (job, outcome) in group.jobs.into_iter().zip(group.outcomes) {
+        for (job, outcome) in jobs.into_iter().zip(outcomes) {
             let _ = job.reply.send(Ok(outcome));
         }
     }
@@ -351,24 +343,17 @@ impl LedgerTask {
         tracing::debug!(ledger = %self.ledger, requests = batch.len(), micros = started.elapsed().as_micros() as u64, "batch");
         match written {
             Ok(outcomes) => {
-                if let Some(state) = &mut self.state {
-                    self.head.send_replace(state.head_seq);
-                    crate::metrics::METRICS
-                        .head_seq
-                        .with_label_values(&[self.ledger.as_str()])
-                        .set(state.head_seq as i64);
-                    state.commerce.forget_settled();
-                }
-                for (job, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
-                }
+                let head_seq = self
+                    .state
+                    .as_ref()
+                    .expect("a write leaves its state")
+                    .head_seq;
+                self.answer(batch, outcomes, head_seq);
             }
             Err(e) => {
                 tracing::warn!(ledger = %self.ledger, error = %e, "write batch failed");
                 self.state = None;
-                for job in batch {
-                    let _ = job.reply.send(Err(e.clone()));
-                }
+                reply_err(batch, &e);
             }
         }
     }
@@ -461,6 +446,13 @@ impl LedgerTask {
             self.state = Some(LedgerState::new(self.ledger.clone(), seq, hash));
         }
         self.state.as_mut().expect("state was just set")
+    }
+}
+
+/// Answers every request of a group that did not commit with `error`.
+fn reply_err(jobs: Vec<Job>, error: &StoreError) {
+    for job in jobs {
+        let _ = job.reply.send(Err(error.clone()));
     }
 }
 
