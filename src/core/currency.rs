@@ -1,8 +1,11 @@
 //! Currencies: ISO 4217 codes with their minor units, plus custom assets registered
 //! per ledger with an explicit scale (`currency.registered`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::LazyLock;
+
+use iso_currency::IntoEnumIterator;
 
 use super::{limits, CoreError};
 
@@ -35,6 +38,15 @@ impl fmt::Display for CurrencyCode {
     }
 }
 
+/// The minor units of every ISO 4217 code that has them, by code. Built once from
+/// `iso_currency`'s list: its own `from_code` compares the code with each of the ~180
+/// codes in turn, and a journal entry looks its currencies up several times.
+static ISO_SCALES: LazyLock<HashMap<&'static str, u32>> = LazyLock::new(|| {
+    iso_currency::Currency::iter()
+        .filter_map(|c| Some((c.code(), u32::from(c.exponent()?))))
+        .collect()
+});
+
 /// A currency the ledger knows, with the number of decimals its amounts may carry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Currency {
@@ -46,13 +58,13 @@ impl Currency {
     /// Looks a code up in ISO 4217. Codes without minor units in the standard (such as
     /// XAU) are not money the ledger can post, so they are unknown here.
     pub fn iso(code: &CurrencyCode) -> Result<Self, CoreError> {
-        let unknown = || CoreError::UnknownCurrency(code.to_string());
-        let iso = iso_currency::Currency::from_code(code.as_str()).ok_or_else(unknown)?;
-        let scale = u32::from(iso.exponent().ok_or_else(unknown)?);
-        Ok(Self {
-            code: code.clone(),
-            scale,
-        })
+        match ISO_SCALES.get(code.as_str()) {
+            Some(&scale) => Ok(Self {
+                code: code.clone(),
+                scale,
+            }),
+            None => Err(CoreError::UnknownCurrency(code.to_string())),
+        }
     }
 
     /// A custom asset with an explicit scale (e.g. BTC with 8).
@@ -129,6 +141,25 @@ mod tests {
 
     fn iso(code: &str) -> Currency {
         Currency::iso(&CurrencyCode::parse(code).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_iso_table_agrees_with_the_standard_for_every_three_letter_code() {
+        let letters = b'A'..=b'Z';
+        for a in letters.clone() {
+            for b in letters.clone() {
+                for c in letters.clone() {
+                    let code = String::from_utf8(vec![a, b, c]).unwrap();
+                    let standard = iso_currency::Currency::from_code(&code)
+                        .and_then(|iso| iso.exponent())
+                        .map(u32::from);
+                    let ours = Currency::iso(&CurrencyCode::parse(&code).unwrap())
+                        .ok()
+                        .map(|c| c.scale());
+                    assert_eq!(ours, standard, "{code}");
+                }
+            }
+        }
     }
 
     #[test]
