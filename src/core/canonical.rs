@@ -20,6 +20,11 @@ pub fn string(s: &str) -> String {
     serde_json::to_string(s).expect("a str always serialises")
 }
 
+/// [`string`], appended to `out`.
+pub fn write_string(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(out, s).expect("a str always serialises into a Vec");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 //! (`docs/chain-spec.md`). Those bytes are stored as they were hashed, so an export
 //! shows exactly what was hashed.
 
-use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -163,7 +163,13 @@ fn entry_data(entry: &Entry, recorded_at: DateTime<Utc>, mut data: Map<String, V
 }
 
 pub fn format_date(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
+    // `%Y` pads years 0 to 9999 to four digits; the general formatter (which parses its
+    // pattern on every call) is kept for the years outside them.
+    if (0..=9999).contains(&date.year()) {
+        format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
+    } else {
+        date.format("%Y-%m-%d").to_string()
+    }
 }
 
 /// RFC 3339 UTC with exactly six fractional digits, as the chain format requires.
@@ -221,9 +227,10 @@ pub fn seal(
     }
 }
 
-/// Assembles the canonical object from canonical parts. The members are written in
-/// their RFC 8785 order (`data` < `id` < `ledger` < `postings` < `prev_hash` <
-/// `recorded_at` < `seq` < `type`), which avoids building and sorting a tree per event.
+/// Assembles the canonical object from canonical parts, into one buffer. The members
+/// are written in their RFC 8785 order (`data` < `id` < `ledger` < `postings` <
+/// `prev_hash` < `recorded_at` < `seq` < `type`), which avoids building and sorting a
+/// tree per event.
 fn canonical_event(
     ledger: &LedgerId,
     seq: u64,
@@ -232,47 +239,70 @@ fn canonical_event(
     recorded_at: DateTime<Utc>,
     body: &EventBody,
 ) -> String {
-    let data = canonical_data(body, recorded_at);
-    let postings: Vec<String> = body
-        .postings()
-        .iter()
-        .map(Posting::canonical_json)
-        .collect();
-    format!(
-        r#"{{"data":{data},"id":"{id}","ledger":{ledger},"postings":[{postings}],"prev_hash":"{prev}","recorded_at":"{at}","seq":{seq},"type":"{kind}"}}"#,
-        ledger = canonical::string(ledger.as_str()),
-        postings = postings.join(","),
-        prev = prev_hash.to_hex(),
-        at = format_timestamp(recorded_at),
-        kind = body.type_name(),
-    )
+    use std::io::Write;
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(br#"{"data":"#);
+    write_canonical_data(&mut out, body, recorded_at);
+    out.extend_from_slice(br#","id":""#);
+    out.extend_from_slice(
+        id.hyphenated()
+            .encode_lower(&mut Uuid::encode_buffer())
+            .as_bytes(),
+    );
+    out.extend_from_slice(br#"","ledger":"#);
+    canonical::write_string(&mut out, ledger.as_str());
+    out.extend_from_slice(br#","postings":["#);
+    for (i, posting) in body.postings().iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        posting.write_canonical_json(&mut out);
+    }
+    out.extend_from_slice(br#"],"prev_hash":""#);
+    prev_hash.write_hex(&mut out);
+    out.extend_from_slice(br#"","recorded_at":""#);
+    out.extend_from_slice(format_timestamp(recorded_at).as_bytes());
+    write!(out, r#"","seq":{seq},"type":""#).expect("writing to a Vec");
+    out.extend_from_slice(body.type_name().as_bytes());
+    out.extend_from_slice(br#""}"#);
+    String::from_utf8(out).expect("canonical JSON is UTF-8")
 }
 
-/// The canonical `data` member. Entries, the bulk of every log, are written directly
-/// in RFC 8785 member order (`description` < `effective_date` < `metadata` <
-/// `reverses`); the rest go through the general canonicaliser.
-fn canonical_data(body: &EventBody, recorded_at: DateTime<Utc>) -> String {
+/// The canonical `data` member, appended to `out`. Entries, the bulk of every log, are
+/// written directly in RFC 8785 member order (`description` < `effective_date` <
+/// `metadata` < `reverses`); the rest go through the general canonicaliser.
+fn write_canonical_data(out: &mut Vec<u8>, body: &EventBody, recorded_at: DateTime<Utc>) {
     let (entry, reverses) = match body {
         EventBody::TransactionPosted { entry } => (entry, None),
         EventBody::TransactionReversed { reverses, entry } => (entry, Some(reverses)),
-        other => return canonical::to_string(&other.data(recorded_at)),
+        other => {
+            out.extend_from_slice(&canonical::to_vec(&other.data(recorded_at)));
+            return;
+        }
     };
     let date = entry
         .effective_date()
         .unwrap_or_else(|| recorded_at.date_naive());
-    let metadata = if entry.metadata().is_empty() {
-        "{}".to_owned()
+    out.extend_from_slice(br#"{"description":"#);
+    canonical::write_string(out, entry.description());
+    out.extend_from_slice(br#","effective_date":""#);
+    out.extend_from_slice(format_date(date).as_bytes());
+    out.extend_from_slice(br#"","metadata":"#);
+    if entry.metadata().is_empty() {
+        out.extend_from_slice(b"{}");
     } else {
-        canonical::to_string(&Value::Object(entry.metadata().clone()))
-    };
-    let reverses = reverses
-        .map(|id| format!(r#","reverses":"{id}""#))
-        .unwrap_or_default();
-    format!(
-        r#"{{"description":{},"effective_date":"{}","metadata":{metadata}{reverses}}}"#,
-        canonical::string(entry.description()),
-        format_date(date),
-    )
+        out.extend_from_slice(&canonical::to_vec(&Value::Object(entry.metadata().clone())));
+    }
+    if let Some(id) = reverses {
+        out.extend_from_slice(br#","reverses":""#);
+        out.extend_from_slice(
+            id.hyphenated()
+                .encode_lower(&mut Uuid::encode_buffer())
+                .as_bytes(),
+        );
+        out.push(b'"');
+    }
+    out.push(b'}');
 }
 
 /// The exported line: the canonical object with `hash` added as its last member.
@@ -352,6 +382,12 @@ mod tests {
         }
 
         /// Any change to any member changes the hash.
+        #[test]
+        fn dates_are_written_as_the_year_month_day_pattern(days in -1_000_000i32..4_000_000) {
+            let date = NaiveDate::from_num_days_from_ce_opt(days).unwrap();
+            prop_assert_eq!(format_date(date), date.format("%Y-%m-%d").to_string());
+        }
+
         #[test]
         fn the_hash_changes_when_any_field_changes(description in arb_text(), cents in 2i64..10_000_000, seq in 2u64..1_000_000) {
             let ledger = LedgerId::parse("acme").unwrap();

@@ -30,13 +30,18 @@ impl Hash {
     /// (the canonical bytes, the stored columns, the answer), and `hex::encode` builds
     /// the string a `char` at a time.
     pub fn to_hex(&self) -> String {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = Vec::with_capacity(64);
+        self.write_hex(&mut out);
+        String::from_utf8(out).expect("hex digits are ASCII")
+    }
+
+    /// [`Hash::to_hex`], appended to `out`.
+    pub fn write_hex(&self, out: &mut Vec<u8>) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         for byte in self.0 {
             out.push(DIGITS[usize::from(byte >> 4)]);
             out.push(DIGITS[usize::from(byte & 0x0f)]);
         }
-        String::from_utf8(out).expect("hex digits are ASCII")
     }
 
     pub fn from_bytes(bytes: [u8; 32]) -> Self {

@@ -126,15 +126,32 @@ impl Posting {
     /// The canonical (RFC 8785) JSON of this posting, keys in their sorted order, the
     /// amount at exactly the currency's scale.
     pub fn canonical_json(&self) -> String {
+        let mut out = Vec::with_capacity(96);
+        self.write_canonical_json(&mut out);
+        String::from_utf8(out).expect("canonical JSON is UTF-8")
+    }
+
+    /// [`Posting::canonical_json`], appended to `out`: members in RFC 8785 order
+    /// (`account` < `credit` < `currency` < `debit`).
+    pub fn write_canonical_json(&self, out: &mut Vec<u8>) {
+        use super::canonical::write_string;
         let amount = self.amount.render(self.currency.scale());
-        let account = super::canonical::string(self.account.as_str());
-        let currency = super::canonical::string(self.currency.code().as_str());
+        out.extend_from_slice(br#"{"account":"#);
+        write_string(out, self.account.as_str());
         match self.side {
             Side::Debit => {
-                format!(r#"{{"account":{account},"currency":{currency},"debit":"{amount}"}}"#)
+                out.extend_from_slice(br#","currency":"#);
+                write_string(out, self.currency.code().as_str());
+                out.extend_from_slice(br#","debit":""#);
+                out.extend_from_slice(amount.as_bytes());
+                out.extend_from_slice(br#""}"#);
             }
             Side::Credit => {
-                format!(r#"{{"account":{account},"credit":"{amount}","currency":{currency}}}"#)
+                out.extend_from_slice(br#","credit":""#);
+                out.extend_from_slice(amount.as_bytes());
+                out.extend_from_slice(br#"","currency":"#);
+                write_string(out, self.currency.code().as_str());
+                out.push(b'}');
             }
         }
     }
