@@ -47,7 +47,7 @@ pub struct Rendered {
 }
 
 /// Turns the item results of one request into its response (the HTTP layer's choice).
-pub type Renderer = Box<dyn Fn(&[ItemResult]) -> Rendered + Send + Sync>;
+pub type Renderer = Arc<dyn Fn(&[ItemResult]) -> Rendered + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub struct IdempotencyRequest {
@@ -73,9 +73,17 @@ pub enum WriteOutcome {
     KeyReused,
 }
 
+/// What the writer answers a request with: its outcome, or, for a request without an
+/// idempotency key (whose response is not stored), its item results, which the caller
+/// renders on its own thread: the writer's time is the one every request waits for.
+enum Answer {
+    Outcome(WriteOutcome),
+    Results(Vec<ItemResult>),
+}
+
 struct Job {
     submission: Submission,
-    reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+    reply: oneshot::Sender<Result<Answer, StoreError>>,
 }
 
 struct LedgerWriter {
@@ -108,6 +116,7 @@ impl Writers {
         submission: Submission,
     ) -> Result<WriteOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
+        let render = submission.render.clone();
         let queue = self.writer(ledger).queue;
         queue
             .try_send(Job { submission, reply })
@@ -119,9 +128,16 @@ impl Writers {
                     StoreError::Unavailable("the ledger's writer stopped".into())
                 }
             })?;
-        answer
+        let answer = answer
             .await
-            .map_err(|_| StoreError::Unavailable("the ledger's writer stopped".into()))?
+            .map_err(|_| StoreError::Unavailable("the ledger's writer stopped".into()))??;
+        Ok(match answer {
+            Answer::Outcome(outcome) => outcome,
+            Answer::Results(results) => WriteOutcome::Done {
+                rendered: render(&results),
+                replayed: false,
+            },
+        })
     }
 
     /// A receiver that changes whenever this process commits events to `ledger`, for

@@ -17,7 +17,7 @@ use crate::core::{limits, CoreError};
 use super::commerce;
 use super::load::{self, StoredResponse};
 use super::persist::{self, Plan};
-use super::{ItemResult, Job, Rendered, Submission, WriteOutcome};
+use super::{Answer, ItemResult, Job, Rendered, Submission, WriteOutcome};
 use crate::store::{Pool, StoreError};
 
 pub(super) struct LedgerTask {
@@ -40,7 +40,7 @@ const PIPELINE_MIN_COMMANDS: usize = 100;
 /// A decided group on its way to the database.
 struct InFlight {
     jobs: Vec<Job>,
-    outcomes: Vec<WriteOutcome>,
+    outcomes: Vec<Answer>,
     /// The head once it commits.
     head_seq: u64,
     /// Whether it appends anything (a group of refusals only writes nothing).
@@ -310,7 +310,7 @@ impl LedgerTask {
     }
 
     /// Publishes the head a commit reached and answers its requests.
-    fn answer(&mut self, jobs: Vec<Job>, outcomes: Vec<WriteOutcome>, head_seq: u64) {
+    fn answer(&mut self, jobs: Vec<Job>, outcomes: Vec<Answer>, head_seq: u64) {
         self.head.send_replace(head_seq);
         crate::metrics::METRICS
             .head_seq
@@ -360,10 +360,7 @@ impl LedgerTask {
 
     /// Everything between BEGIN and COMMIT, under the ledger's advisory lock. A
     /// connection that fails mid-transaction is closed, never returned to the pool.
-    async fn write(
-        &mut self,
-        submissions: &[&Submission],
-    ) -> Result<Vec<WriteOutcome>, StoreError> {
+    async fn write(&mut self, submissions: &[&Submission]) -> Result<Vec<Answer>, StoreError> {
         let client = self.pool.get().await?;
         let written = self.write_on(&client, submissions).await;
         if written.is_err() {
@@ -376,7 +373,7 @@ impl LedgerTask {
         &mut self,
         client: &ClientWrapper,
         submissions: &[&Submission],
-    ) -> Result<Vec<WriteOutcome>, StoreError> {
+    ) -> Result<Vec<Answer>, StoreError> {
         let started = std::time::Instant::now();
         // BEGIN, the lock and the head in one round trip: the head is read once the
         // lock is granted, so it includes whatever another process committed.
@@ -462,7 +459,7 @@ fn decide_all(
     submissions: &[&Submission],
     stored: &HashMap<String, StoredResponse>,
     plan: &mut Plan,
-) -> Vec<WriteOutcome> {
+) -> Vec<Answer> {
     let mut in_batch: HashMap<&str, (&str, Rendered)> = HashMap::new();
     let mut outcomes = Vec::with_capacity(submissions.len());
     for submission in submissions {
@@ -472,31 +469,33 @@ fn decide_all(
                 .map(|s| (s.request_hash.as_str(), s.rendered.clone()))
                 .or_else(|| in_batch.get(idem.key.as_str()).cloned());
             if let Some((hash, rendered)) = earlier {
-                outcomes.push(if hash == idem.request_hash {
+                outcomes.push(Answer::Outcome(if hash == idem.request_hash {
                     WriteOutcome::Done {
                         rendered,
                         replayed: true,
                     }
                 } else {
                     WriteOutcome::KeyReused
-                });
+                }));
                 continue;
             }
         }
         let results = decide_group(state, &submission.commands, submission.atomic, plan);
+        let Some(idem) = &submission.idempotency else {
+            outcomes.push(Answer::Results(results));
+            continue;
+        };
         let rendered = (submission.render)(&results);
-        if let Some(idem) = &submission.idempotency {
-            // Only requests that appended something are remembered: a refused request
-            // changed nothing, so retrying it simply decides it again.
-            if results.iter().any(Result::is_ok) {
-                plan.idempotency.push((idem.clone(), rendered.clone()));
-                in_batch.insert(&idem.key, (&idem.request_hash, rendered.clone()));
-            }
+        // Only requests that appended something are remembered: a refused request
+        // changed nothing, so retrying it simply decides it again.
+        if results.iter().any(Result::is_ok) {
+            plan.idempotency.push((idem.clone(), rendered.clone()));
+            in_batch.insert(&idem.key, (&idem.request_hash, rendered.clone()));
         }
-        outcomes.push(WriteOutcome::Done {
+        outcomes.push(Answer::Outcome(WriteOutcome::Done {
             rendered,
             replayed: false,
-        });
+        }));
     }
     outcomes
 }
@@ -585,9 +584,12 @@ struct Snapshot {
 
 impl Snapshot {
     fn take(state: &LedgerState, commands: &[Command]) -> Self {
+        // Each account once, however many of the group's entries name it.
+        let mut seen = std::collections::HashSet::new();
         let accounts = commands
             .iter()
             .flat_map(Command::accounts)
+            .filter(|code| seen.insert(*code))
             .map(|code| (code.clone(), state.accounts.get(code).cloned()))
             .collect();
         let reversed = commands
@@ -609,8 +611,7 @@ impl Snapshot {
 
     fn restore(&self, state: &mut LedgerState) {
         (state.head_seq, state.head_hash) = self.head;
-        // Restore in reverse so the earliest copy of a repeated account wins.
-        for (code, account) in self.accounts.iter().rev() {
+        for (code, account) in &self.accounts {
             match account {
                 Some(a) => state.accounts.insert(code.clone(), a.clone()),
                 None => state.accounts.remove(code),
