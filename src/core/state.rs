@@ -1,7 +1,7 @@
 //! The writer's in-memory view of one ledger: the chain head and the accounts it has
 //! loaded. The store fills it lazily; `decide` reads it; `apply` folds events into it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -42,8 +42,10 @@ pub struct LedgerState {
     pub head_seq: u64,
     pub head_hash: Hash,
     /// Accounts loaded so far. An account missing here is unknown to `decide`, so the
-    /// store must load every account a command names before deciding it.
-    pub accounts: HashMap<AccountCode, AccountState>,
+    /// store must load every account a command names before deciding it. Looked up
+    /// several times per posting by the writer, so hashed with foldhash rather than
+    /// SipHash (the callers are authenticated writers; its seed is still random).
+    pub accounts: foldhash::HashMap<AccountCode, AccountState>,
     /// Transactions known to be reversed (loaded or appended), for the same reason.
     pub reversed: HashSet<Uuid>,
     /// Products, stock levels and orders loaded so far, under the same rule.
@@ -66,7 +68,7 @@ impl LedgerState {
             ledger,
             head_seq,
             head_hash,
-            accounts: HashMap::new(),
+            accounts: foldhash::HashMap::default(),
             reversed: HashSet::new(),
             commerce: CommerceState::default(),
             currencies: None,

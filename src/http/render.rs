@@ -1,8 +1,6 @@
 //! Responses of writes, rendered from the writer's item results. The writer stores the
 //! rendered bytes with an idempotency key, so a retry gets exactly the same answer.
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use serde_json::{Map, Value};
@@ -25,7 +23,7 @@ fn core_problem(e: &CoreError, extensions: Map<String, Value>) -> Value {
 
 /// One command: 201 with the appended event, or the problem.
 pub fn single() -> Renderer {
-    Arc::new(|results: &[ItemResult]| match &results[0] {
+    Box::new(|results: &[ItemResult]| match &results[0] {
         Ok(event) => Rendered {
             status: 201,
             body: event_json(event),
@@ -41,7 +39,7 @@ pub fn single() -> Renderer {
 /// are for the others, in order. Atomic: 201 with every event, or the first refusal's
 /// problem naming its `index`. Not atomic: 200 with one result per entry.
 pub fn batch(atomic: bool, total: usize, refused: Vec<(usize, CoreError)>) -> Renderer {
-    Arc::new(move |results: &[ItemResult]| {
+    Box::new(move |results: &[ItemResult]| {
         let mut decided = results.iter();
         let mut refused = refused.iter().peekable();
         let mut items: Vec<(usize, Result<String, CoreError>)> = Vec::with_capacity(total);

@@ -47,7 +47,7 @@ pub struct Rendered {
 }
 
 /// Turns the item results of one request into its response (the HTTP layer's choice).
-pub type Renderer = Arc<dyn Fn(&[ItemResult]) -> Rendered + Send + Sync>;
+pub type Renderer = Box<dyn Fn(&[ItemResult]) -> Rendered + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub struct IdempotencyRequest {
@@ -82,8 +82,19 @@ enum Answer {
 }
 
 struct Job {
-    submission: Submission,
+    /// Shared with the caller, which keeps it until the answer arrives, so that the
+    /// work of freeing its commands falls on the caller's thread, not the writer's.
+    submission: Arc<Submission>,
     reply: oneshot::Sender<Result<Answer, StoreError>>,
+}
+
+impl Job {
+    /// Answers the request, letting go of the writer's reference to it first.
+    fn answer(self, answer: Result<Answer, StoreError>) {
+        let Job { submission, reply } = self;
+        drop(submission);
+        let _ = reply.send(answer);
+    }
 }
 
 struct LedgerWriter {
@@ -116,25 +127,27 @@ impl Writers {
         submission: Submission,
     ) -> Result<WriteOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let render = submission.render.clone();
+        let submission = Arc::new(submission);
         let queue = self.writer(ledger).queue;
-        queue
-            .try_send(Job { submission, reply })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => {
-                    StoreError::Unavailable("the ledger's write queue is full".into())
-                }
-                mpsc::error::TrySendError::Closed(_) => {
-                    StoreError::Unavailable("the ledger's writer stopped".into())
-                }
-            })?;
+        let job = Job {
+            submission: Arc::clone(&submission),
+            reply,
+        };
+        queue.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                StoreError::Unavailable("the ledger's write queue is full".into())
+            }
+            mpsc::error::TrySendError::Closed(_) => {
+                StoreError::Unavailable("the ledger's writer stopped".into())
+            }
+        })?;
         let answer = answer
             .await
             .map_err(|_| StoreError::Unavailable("the ledger's writer stopped".into()))??;
         Ok(match answer {
             Answer::Outcome(outcome) => outcome,
             Answer::Results(results) => WriteOutcome::Done {
-                rendered: render(&results),
+                rendered: (submission.render)(&results),
                 replayed: false,
             },
         })

@@ -203,7 +203,7 @@ impl LedgerTask {
             return;
         }
         let state = self.state.as_mut().expect("can_pipeline checked");
-        let submissions: Vec<&Submission> = batch.iter().map(|j| &j.submission).collect();
+        let submissions: Vec<&Submission> = batch.iter().map(|j| &*j.submission).collect();
         let mut plan = Plan::default();
         let outcomes = decide_all(state, &submissions, &self.pending, &mut plan);
         let head_seq = state.head_seq;
@@ -320,7 +320,7 @@ impl LedgerTask {
             state.commerce.forget_settled();
         }
         for (job, outcome) in jobs.into_iter().zip(outcomes) {
-            let _ = job.reply.send(Ok(outcome));
+            job.answer(Ok(outcome));
         }
     }
 
@@ -333,7 +333,7 @@ impl LedgerTask {
     }
 
     async fn process(&mut self, batch: Vec<Job>) {
-        let submissions: Vec<&Submission> = batch.iter().map(|j| &j.submission).collect();
+        let submissions: Vec<&Submission> = batch.iter().map(|j| &*j.submission).collect();
         let started = std::time::Instant::now();
         let written = self.write(&submissions).await;
         crate::metrics::METRICS
@@ -449,7 +449,7 @@ impl LedgerTask {
 /// Answers every request of a group that did not commit with `error`.
 fn reply_err(jobs: Vec<Job>, error: &StoreError) {
     for job in jobs {
-        let _ = job.reply.send(Err(error.clone()));
+        job.answer(Err(error.clone()));
     }
 }
 
@@ -585,7 +585,7 @@ struct Snapshot {
 impl Snapshot {
     fn take(state: &LedgerState, commands: &[Command]) -> Self {
         // Each account once, however many of the group's entries name it.
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = foldhash::HashSet::default();
         let accounts = commands
             .iter()
             .flat_map(Command::accounts)
