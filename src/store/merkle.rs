@@ -26,6 +26,10 @@ impl Subtrees for Fetched {
 /// stored: they are recomputed from at most 8 events' hashes when a root or proof needs
 /// them. That keeps one node row per 8 events instead of one per event, at the cost
 /// of a few more event hashes read per proof.
+/// Stores the nodes of one batch (`stored_columns`).
+pub(crate) const INSERT_NODES: &str = "INSERT INTO merkle_nodes (ledger_id, level, idx, hash) \
+     SELECT $1, * FROM unnest($2::int2[], $3::int8[], $4::bytea[])";
+
 pub const STORED_LEVEL_MIN: u32 = 4;
 
 /// Fetches `wanted` subtrees: leaves and subtrees below `STORED_LEVEL_MIN` from the
@@ -170,15 +174,13 @@ pub async fn insert(
     ledger: &LedgerId,
     nodes: &[(Subtree, Hash)],
 ) -> Result<(), StoreError> {
-    const SQL: &str = "INSERT INTO merkle_nodes (ledger_id, level, idx, hash) \
-         SELECT $1, * FROM unnest($2::int2[], $3::int8[], $4::bytea[])";
     let (levels, idxs, hashes) = stored_columns(nodes);
     if levels.is_empty() {
         return Ok(());
     }
     client
         .execute(
-            &client.prepare_cached(SQL).await?,
+            &client.prepare_cached(INSERT_NODES).await?,
             &[&ledger.as_str(), &levels, &idxs, &hashes],
         )
         .await?;
@@ -186,7 +188,7 @@ pub async fn insert(
 }
 
 /// The columns of the nodes that are kept (level ≥ `STORED_LEVEL_MIN`).
-fn stored_columns(nodes: &[(Subtree, Hash)]) -> (Vec<i16>, Vec<i64>, Vec<&[u8]>) {
+pub(crate) fn stored_columns(nodes: &[(Subtree, Hash)]) -> (Vec<i16>, Vec<i64>, Vec<&[u8]>) {
     let kept = nodes.iter().filter(|(s, _)| s.level >= STORED_LEVEL_MIN);
     let mut columns = (Vec::new(), Vec::new(), Vec::new());
     for (s, h) in kept {

@@ -3,7 +3,7 @@
 //! a handful of multi-row statements pipelined on one connection.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::ClientWrapper;
@@ -47,6 +47,110 @@ const UPSERT_BALANCES: &str = "INSERT INTO balances (ledger_id, account, currenc
      debits = balances.debits + EXCLUDED.debits, credits = balances.credits + EXCLUDED.credits, last_seq = EXCLUDED.last_seq";
 const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (ledger_id, key, request_hash, status, response, created_at) \
      SELECT $1, key, hash, status, response, now() FROM unnest($2::text[], $3::text[], $4::int2[], $5::text[]) AS t(key, hash, status, response)";
+
+/// A pipelined group's rows in one statement: the Merkle nodes, idempotency records,
+/// balances and reporting sums as data-modifying CTEs beside the events insert, whose
+/// chain check runs once all of them are done. A group of single entries is a few
+/// dozen rows, and six statements cost the database more than their rows did. Only
+/// for groups of journal entries between existing accounts (`can_pipeline`): no
+/// account opened or closed, no rates or currencies.
+static GROUP_SQL: LazyLock<String> = LazyLock::new(|| {
+    let mut used = 1;
+    let mut part = |sql: &str| {
+        let (renumbered, params) = renumber(sql, used);
+        used += params;
+        renumbered
+    };
+    let nodes = part(crate::store::merkle::INSERT_NODES);
+    let keys = part(INSERT_IDEMPOTENCY);
+    let balances = part(UPSERT_BALANCES);
+    let periods = part(super::reporting::UPSERT_PERIODS);
+    let buckets = part(super::reporting::UPSERT_BUCKETS);
+    let events = part(INSERT_EVENTS);
+    format!(
+        "WITH nodes AS ({nodes}), keys AS ({keys}), balances AS ({balances}), \
+         periods AS ({periods}), buckets AS ({buckets}) {events}"
+    )
+});
+
+/// `sql` with its parameters `$2`, `$3`, … moved up to follow the `used` parameters of
+/// the statements before it (`$1`, the ledger, is shared); also how many it adds.
+fn renumber(sql: &str, used: usize) -> (String, usize) {
+    let mut out = String::with_capacity(sql.len());
+    let mut added = 0;
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len() - at - 1);
+        let n: usize = rest[at + 1..at + 1 + digits]
+            .parse()
+            .expect("a parameter number follows $");
+        if n == 1 {
+            out.push_str("$1");
+        } else {
+            out.push_str(&format!("${}", used + n - 1));
+            added = added.max(n - 1);
+        }
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    (out, added)
+}
+
+/// Writes a pipelined group's rows (`GROUP_SQL`).
+pub(super) async fn write_group(
+    client: &ClientWrapper,
+    ledger: &LedgerId,
+    plan: &Plan,
+) -> Result<(), StoreError> {
+    let l = ledger.as_str();
+    let (levels, idxs, hashes) = crate::store::merkle::stored_columns(&plan.merkle_nodes);
+    let keys = IdempotencyColumns::from(plan);
+    let balances = BalanceColumns::from(plan);
+    let (periods, buckets) = super::reporting::sum_columns(plan);
+    let events = EventColumns::from(plan);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 33] = [
+        &l,
+        &levels,
+        &idxs,
+        &hashes,
+        &keys.key,
+        &keys.hash,
+        &keys.status,
+        &keys.response,
+        &balances.account,
+        &balances.currency,
+        &balances.debits,
+        &balances.credits,
+        &balances.last_seq,
+        &periods.a,
+        &periods.b,
+        &periods.account,
+        &periods.currency,
+        &periods.debits,
+        &periods.credits,
+        &buckets.a,
+        &buckets.b,
+        &buckets.account,
+        &buckets.currency,
+        &buckets.debits,
+        &buckets.credits,
+        &events.seq,
+        &events.id,
+        &events.kind,
+        &events.recorded_at,
+        &events.prev_hash,
+        &events.hash,
+        &events.canonical,
+        &events.reverses,
+    ];
+    client
+        .execute(&client.prepare_cached(&GROUP_SQL).await?, &params)
+        .await?;
+    Ok(())
+}
 
 /// The `ledgers` row of a batch that creates the ledger (seq 1). Not a projection (the
 /// database refuses to change it, like the log). The writer awaits it before the rest,
@@ -369,5 +473,33 @@ impl<'a> From<&'a Plan> for IdempotencyColumns<'a> {
             c.response.push(&rendered.body);
         }
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renumbering_moves_every_parameter_but_the_ledger() {
+        let (sql, added) = renumber("SELECT $1, $2::int8[], $10, $3 FROM t WHERE a = $2", 4);
+        assert_eq!(sql, "SELECT $1, $5::int8[], $13, $6 FROM t WHERE a = $5");
+        assert_eq!(added, 9);
+    }
+
+    #[test]
+    fn the_group_statement_takes_each_of_its_33_parameters() {
+        let mut seen = std::collections::BTreeSet::new();
+        let sql = GROUP_SQL.as_str();
+        let mut rest = sql;
+        while let Some(at) = rest.find('$') {
+            let digits: String = rest[at + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            seen.insert(digits.parse::<usize>().unwrap());
+            rest = &rest[at + 1..];
+        }
+        assert_eq!(seen, (1..=33).collect());
     }
 }

@@ -20,11 +20,11 @@ const INSERT_RATES: &str = "INSERT INTO rates (ledger_id, base, quote, effective
      SELECT $1, * FROM unnest($2::text[], $3::text[], $4::date[], $5::int8[], $6::numeric[])";
 const INSERT_CURRENCIES: &str = "INSERT INTO currencies (ledger_id, code, scale, seq) \
      SELECT $1, * FROM unnest($2::text[], $3::int4[], $4::int8[])";
-const UPSERT_PERIODS: &str = "INSERT INTO balance_periods (ledger_id, kind, period, account, currency, debits, credits) \
+pub(super) const UPSERT_PERIODS: &str = "INSERT INTO balance_periods (ledger_id, kind, period, account, currency, debits, credits) \
      SELECT $1, * FROM unnest($2::text[], $3::date[], $4::text[], $5::text[], $6::numeric[], $7::numeric[]) \
      ON CONFLICT (ledger_id, kind, period, account, currency) DO UPDATE SET \
      debits = balance_periods.debits + EXCLUDED.debits, credits = balance_periods.credits + EXCLUDED.credits";
-const UPSERT_BUCKETS: &str = "INSERT INTO balance_buckets (ledger_id, level, bucket, account, currency, debits, credits) \
+pub(super) const UPSERT_BUCKETS: &str = "INSERT INTO balance_buckets (ledger_id, level, bucket, account, currency, debits, credits) \
      SELECT $1, * FROM unnest($2::int2[], $3::int8[], $4::text[], $5::text[], $6::numeric[], $7::numeric[]) \
      ON CONFLICT (ledger_id, level, bucket, account, currency) DO UPDATE SET \
      debits = balance_buckets.debits + EXCLUDED.debits, credits = balance_buckets.credits + EXCLUDED.credits";
@@ -56,13 +56,13 @@ struct RateColumns<'a> {
 }
 
 /// One row per key of a `Sums` map: the key's columns, then account, currency, sums.
-struct SumColumns<'a, A, B> {
-    a: Vec<A>,
-    b: Vec<B>,
-    account: Vec<&'a str>,
-    currency: Vec<&'a str>,
-    debits: Vec<Decimal>,
-    credits: Vec<Decimal>,
+pub(super) struct SumColumns<'a, A, B> {
+    pub(super) a: Vec<A>,
+    pub(super) b: Vec<B>,
+    pub(super) account: Vec<&'a str>,
+    pub(super) currency: Vec<&'a str>,
+    pub(super) debits: Vec<Decimal>,
+    pub(super) credits: Vec<Decimal>,
 }
 
 impl<'a, A: Copy, B: Copy> SumColumns<'a, A, B> {
@@ -87,31 +87,12 @@ impl<'a, A: Copy, B: Copy> SumColumns<'a, A, B> {
     }
 }
 
-pub(super) async fn persist(
-    client: &ClientWrapper,
-    ledger: &LedgerId,
-    plan: &Plan,
-) -> Result<(), StoreError> {
-    let l = ledger.as_str();
-    let mut rates = RateColumns::default();
+/// The day and month sums and the seq-bucket sums of a plan's postings.
+#[allow(clippy::type_complexity)]
+fn sums(plan: &Plan) -> (Sums<'_, (&'static str, NaiveDate)>, Sums<'_, (i16, i64)>) {
     let mut periods: Sums<(&str, NaiveDate)> = BTreeMap::new();
     let mut buckets: Sums<(i16, i64)> = BTreeMap::new();
-    let mut currencies: (Vec<&str>, Vec<i32>, Vec<i64>) = Default::default();
     for (sealed, body) in &plan.events {
-        if let EventBody::CurrencyRegistered { code, scale } = body {
-            currencies.0.push(code.as_str());
-            currencies.1.push(*scale as i32);
-            currencies.2.push(sealed.seq as i64);
-        }
-        if let EventBody::RatesPublished { rates: published } = body {
-            for r in published {
-                rates.base.push(r.base.as_str());
-                rates.quote.push(r.quote.as_str());
-                rates.day.push(r.effective_date);
-                rates.seq.push(sealed.seq as i64);
-                rates.rate.push(r.rate);
-            }
-        }
         let postings = body.postings();
         if postings.is_empty() {
             continue;
@@ -150,6 +131,50 @@ pub(super) async fn persist(
             }
         }
     }
+    (periods, buckets)
+}
+
+/// The rows `UPSERT_PERIODS` and `UPSERT_BUCKETS` take for a plan (no periods when it
+/// skips them), for the pipelined group's single statement.
+#[allow(clippy::type_complexity)]
+pub(super) fn sum_columns(
+    plan: &Plan,
+) -> (
+    SumColumns<'_, &'static str, NaiveDate>,
+    SumColumns<'_, i16, i64>,
+) {
+    let (mut periods, buckets) = sums(plan);
+    if plan.skip_periods {
+        periods.clear();
+    }
+    (SumColumns::from(&periods), SumColumns::from(&buckets))
+}
+
+pub(super) async fn persist(
+    client: &ClientWrapper,
+    ledger: &LedgerId,
+    plan: &Plan,
+) -> Result<(), StoreError> {
+    let l = ledger.as_str();
+    let mut rates = RateColumns::default();
+    let mut currencies: (Vec<&str>, Vec<i32>, Vec<i64>) = Default::default();
+    for (sealed, body) in &plan.events {
+        if let EventBody::CurrencyRegistered { code, scale } = body {
+            currencies.0.push(code.as_str());
+            currencies.1.push(*scale as i32);
+            currencies.2.push(sealed.seq as i64);
+        }
+        if let EventBody::RatesPublished { rates: published } = body {
+            for r in published {
+                rates.base.push(r.base.as_str());
+                rates.quote.push(r.quote.as_str());
+                rates.day.push(r.effective_date);
+                rates.seq.push(sealed.seq as i64);
+                rates.rate.push(r.rate);
+            }
+        }
+    }
+    let (periods, buckets) = sums(plan);
     if !currencies.0.is_empty() {
         client
             .execute(

@@ -63,10 +63,17 @@ struct GroupFailure {
 /// One pipelined group on a connection of its own: BEGIN, the ledger's lock (shared),
 /// the link lock of its last event and every insert in one round trip, then COMMIT once
 /// all of them succeeded. Its chain check waits for the group before it to commit.
+///
+/// A group sent while another is in flight stores its events first, and its chain
+/// check then waits for that group to commit before any of its upserts runs, so the
+/// two never wait for each other's rows. A group sent alone writes all its rows in one
+/// statement (`persist::write_group`), whose parts run in no fixed order: behind
+/// another group, its upserts could take a row that group still needs (deadlock).
 async fn write_group(
     pool: Pool,
     ledger: LedgerId,
     plan: Plan,
+    alone: bool,
     holding: oneshot::Sender<()>,
 ) -> Result<(), GroupFailure> {
     let uncommitted = |error: StoreError| GroupFailure {
@@ -90,13 +97,18 @@ async fn write_group(
             let _ = holding.send(());
             Ok::<(), StoreError>(())
         };
-        futures_util::try_join!(
-            begin,
-            load::lock_shared(&client, &ledger),
-            link,
-            persist::write_log(&client, &ledger, &plan),
-            persist::write_entry_projections(&client, &ledger, &plan)
-        )
+        let rows = async {
+            if alone {
+                persist::write_group(&client, &ledger, &plan).await
+            } else {
+                futures_util::try_join!(
+                    persist::write_log(&client, &ledger, &plan),
+                    persist::write_entry_projections(&client, &ledger, &plan)
+                )
+                .map(|_| ())
+            }
+        };
+        futures_util::try_join!(begin, load::lock_shared(&client, &ledger), link, rows)
     };
     if let Err(error) = statements.await {
         drop(Object::take(client));
@@ -224,7 +236,8 @@ impl LedgerTask {
                 let _ = rx.await;
             }
             let (tx, rx) = oneshot::channel();
-            let group = write_group(self.pool.clone(), self.ledger.clone(), plan, tx);
+            let alone = inflight.is_empty();
+            let group = write_group(self.pool.clone(), self.ledger.clone(), plan, alone, tx);
             (tokio::spawn(group), Some(rx))
         } else {
             (tokio::spawn(async { Ok(()) }), None)
