@@ -8,6 +8,7 @@ use std::sync::{Arc, LazyLock};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::ClientWrapper;
 use rust_decimal::Decimal;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::core::event::{EventBody, SealedEvent};
@@ -111,8 +112,8 @@ pub(super) async fn write_group(
     let balances = BalanceColumns::from(plan);
     let (periods, buckets) = super::reporting::sum_columns(plan);
     let events = EventColumns::from(plan);
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 33] = [
-        &l,
+    let params: Vec<&(dyn ToSql + Sync)> = [
+        &l as &(dyn ToSql + Sync),
         &levels,
         &idxs,
         &hashes,
@@ -137,15 +138,10 @@ pub(super) async fn write_group(
         &buckets.currency,
         &buckets.debits,
         &buckets.credits,
-        &events.seq,
-        &events.id,
-        &events.kind,
-        &events.recorded_at,
-        &events.prev_hash,
-        &events.hash,
-        &events.canonical,
-        &events.reverses,
-    ];
+    ]
+    .into_iter()
+    .chain(events.params())
+    .collect::<Vec<_>>();
     client
         .execute(&client.prepare_cached(&GROUP_SQL).await?, &params)
         .await?;
@@ -207,17 +203,10 @@ async fn insert_events(
     }
     let l = ledger.as_str();
     let events = EventColumns::from(plan);
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
-        &l,
-        &events.seq,
-        &events.id,
-        &events.kind,
-        &events.recorded_at,
-        &events.prev_hash,
-        &events.hash,
-        &events.canonical,
-        &events.reverses,
-    ];
+    let params: Vec<&(dyn ToSql + Sync)> = [&l as &(dyn ToSql + Sync)]
+        .into_iter()
+        .chain(events.params())
+        .collect();
     client
         .execute(&client.prepare_cached(INSERT_EVENTS).await?, &params)
         .await?;
@@ -360,6 +349,22 @@ struct EventColumns<'a> {
     hash: Vec<String>,
     canonical: Vec<&'a str>,
     reverses: Vec<Option<Uuid>>,
+}
+
+impl EventColumns<'_> {
+    /// `INSERT_EVENTS`'s parameters after the ledger, in order.
+    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.seq,
+            &self.id,
+            &self.kind,
+            &self.recorded_at,
+            &self.prev_hash,
+            &self.hash,
+            &self.canonical,
+            &self.reverses,
+        ]
+    }
 }
 
 impl<'a> From<&'a Plan> for EventColumns<'a> {
