@@ -22,14 +22,14 @@ impl Subtrees for Fetched {
     }
 }
 
-/// The lowest level kept in `merkle_nodes`. Smaller subtrees (2 to 8 leaves) are not
-/// stored: they are recomputed from at most 8 events' hashes when a root or proof needs
-/// them. That keeps one node row per 8 events instead of one per event, at the cost
-/// of a few more event hashes read per proof.
 /// Stores the nodes of one batch (`stored_columns`).
 pub(crate) const INSERT_NODES: &str = "INSERT INTO merkle_nodes (ledger_id, level, idx, hash) \
      SELECT $1, * FROM unnest($2::int2[], $3::int8[], $4::bytea[])";
 
+/// The lowest level kept in `merkle_nodes`. Smaller subtrees (2 to 8 leaves) are not
+/// stored: they are recomputed from at most 8 events' hashes when a root or proof needs
+/// them. That keeps one node row per 8 events instead of one per event, at the cost
+/// of a few more event hashes read per proof.
 pub const STORED_LEVEL_MIN: u32 = 4;
 
 /// Fetches `wanted` subtrees: leaves and subtrees below `STORED_LEVEL_MIN` from the

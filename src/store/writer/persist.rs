@@ -100,6 +100,18 @@ fn renumber(sql: &str, used: usize) -> (String, usize) {
     (out, added)
 }
 
+/// A statement's parameters: the ledger (`$1`), then each part's columns in order.
+pub(super) fn params<'a>(
+    ledger: &'a &'a str,
+    parts: &[&[&'a (dyn ToSql + Sync)]],
+) -> Vec<&'a (dyn ToSql + Sync)> {
+    let mut all: Vec<&(dyn ToSql + Sync)> = vec![ledger];
+    for part in parts {
+        all.extend_from_slice(part);
+    }
+    all
+}
+
 /// Writes a pipelined group's rows (`GROUP_SQL`).
 pub(super) async fn write_group(
     client: &ClientWrapper,
@@ -112,36 +124,17 @@ pub(super) async fn write_group(
     let balances = BalanceColumns::from(plan);
     let (periods, buckets) = super::reporting::sum_columns(plan);
     let events = EventColumns::from(plan);
-    let params: Vec<&(dyn ToSql + Sync)> = [
-        &l as &(dyn ToSql + Sync),
-        &levels,
-        &idxs,
-        &hashes,
-        &keys.key,
-        &keys.hash,
-        &keys.status,
-        &keys.response,
-        &balances.account,
-        &balances.currency,
-        &balances.debits,
-        &balances.credits,
-        &balances.last_seq,
-        &periods.a,
-        &periods.b,
-        &periods.account,
-        &periods.currency,
-        &periods.debits,
-        &periods.credits,
-        &buckets.a,
-        &buckets.b,
-        &buckets.account,
-        &buckets.currency,
-        &buckets.debits,
-        &buckets.credits,
-    ]
-    .into_iter()
-    .chain(events.params())
-    .collect::<Vec<_>>();
+    let params = params(
+        &l,
+        &[
+            &[&levels, &idxs, &hashes],
+            &keys.params(),
+            &balances.params(),
+            &periods.params(),
+            &buckets.params(),
+            &events.params(),
+        ],
+    );
     client
         .execute(&client.prepare_cached(&GROUP_SQL).await?, &params)
         .await?;
@@ -203,12 +196,11 @@ async fn insert_events(
     }
     let l = ledger.as_str();
     let events = EventColumns::from(plan);
-    let params: Vec<&(dyn ToSql + Sync)> = [&l as &(dyn ToSql + Sync)]
-        .into_iter()
-        .chain(events.params())
-        .collect();
     client
-        .execute(&client.prepare_cached(INSERT_EVENTS).await?, &params)
+        .execute(
+            &client.prepare_cached(INSERT_EVENTS).await?,
+            &params(&l, &[&events.params()]),
+        )
         .await?;
     Ok(())
 }
@@ -226,13 +218,7 @@ async fn insert_keys(
     client
         .execute(
             &client.prepare_cached(INSERT_IDEMPOTENCY).await?,
-            &[
-                &ledger.as_str(),
-                &keys.key,
-                &keys.hash,
-                &keys.status,
-                &keys.response,
-            ],
+            &params(&ledger.as_str(), &[&keys.params()]),
         )
         .await?;
     Ok(())
@@ -323,14 +309,7 @@ async fn write_accounts(
         client
             .execute(
                 &client.prepare_cached(UPSERT_BALANCES).await?,
-                &[
-                    &l,
-                    &balances.account,
-                    &balances.currency,
-                    &balances.debits,
-                    &balances.credits,
-                    &balances.last_seq,
-                ],
+                &params(&l, &[&balances.params()]),
             )
             .await
     };
@@ -434,6 +413,19 @@ struct BalanceColumns<'a> {
     last_seq: Vec<i64>,
 }
 
+impl BalanceColumns<'_> {
+    /// `UPSERT_BALANCES`'s parameters after the ledger, in order.
+    fn params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.account,
+            &self.currency,
+            &self.debits,
+            &self.credits,
+            &self.last_seq,
+        ]
+    }
+}
+
 impl<'a> From<&'a Plan> for BalanceColumns<'a> {
     fn from(plan: &'a Plan) -> Self {
         let mut sums: BTreeMap<(&str, &str), (Decimal, Decimal, i64)> = BTreeMap::new();
@@ -466,6 +458,13 @@ struct IdempotencyColumns<'a> {
     hash: Vec<&'a str>,
     status: Vec<i16>,
     response: Vec<&'a str>,
+}
+
+impl IdempotencyColumns<'_> {
+    /// `INSERT_IDEMPOTENCY`'s parameters after the ledger, in order.
+    fn params(&self) -> [&(dyn ToSql + Sync); 4] {
+        [&self.key, &self.hash, &self.status, &self.response]
+    }
 }
 
 impl<'a> From<&'a Plan> for IdempotencyColumns<'a> {

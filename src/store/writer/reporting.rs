@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate};
 use deadpool_postgres::ClientWrapper;
 use rust_decimal::Decimal;
+use tokio_postgres::types::ToSql;
 
 use crate::core::event::EventBody;
 use crate::core::ledger::LedgerId;
@@ -57,12 +58,26 @@ struct RateColumns<'a> {
 
 /// One row per key of a `Sums` map: the key's columns, then account, currency, sums.
 pub(super) struct SumColumns<'a, A, B> {
-    pub(super) a: Vec<A>,
-    pub(super) b: Vec<B>,
-    pub(super) account: Vec<&'a str>,
-    pub(super) currency: Vec<&'a str>,
-    pub(super) debits: Vec<Decimal>,
-    pub(super) credits: Vec<Decimal>,
+    a: Vec<A>,
+    b: Vec<B>,
+    account: Vec<&'a str>,
+    currency: Vec<&'a str>,
+    debits: Vec<Decimal>,
+    credits: Vec<Decimal>,
+}
+
+impl<A: ToSql + Sync, B: ToSql + Sync> SumColumns<'_, A, B> {
+    /// `UPSERT_PERIODS`' or `UPSERT_BUCKETS`' parameters after the ledger, in order.
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.a,
+            &self.b,
+            &self.account,
+            &self.currency,
+            &self.debits,
+            &self.credits,
+        ]
+    }
 }
 
 impl<'a, A: Copy, B: Copy> SumColumns<'a, A, B> {
@@ -210,15 +225,7 @@ pub(super) async fn persist(
         client
             .execute(
                 &client.prepare_cached(UPSERT_PERIODS).await?,
-                &[
-                    &l,
-                    &p.a,
-                    &p.b,
-                    &p.account,
-                    &p.currency,
-                    &p.debits,
-                    &p.credits,
-                ],
+                &super::persist::params(&l, &[&p.params()]),
             )
             .await
     };
@@ -226,15 +233,7 @@ pub(super) async fn persist(
         client
             .execute(
                 &client.prepare_cached(UPSERT_BUCKETS).await?,
-                &[
-                    &l,
-                    &b.a,
-                    &b.b,
-                    &b.account,
-                    &b.currency,
-                    &b.debits,
-                    &b.credits,
-                ],
+                &super::persist::params(&l, &[&b.params()]),
             )
             .await
     };
@@ -305,15 +304,7 @@ impl PeriodTotals {
         client
             .execute(
                 &client.prepare_cached(UPSERT_PERIODS).await?,
-                &[
-                    &ledger.as_str(),
-                    &c.a,
-                    &c.b,
-                    &c.account,
-                    &c.currency,
-                    &c.debits,
-                    &c.credits,
-                ],
+                &super::persist::params(&ledger.as_str(), &[&c.params()]),
             )
             .await?;
         self.sums.clear();
