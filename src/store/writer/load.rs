@@ -39,14 +39,8 @@ pub(super) async fn lock(client: &ClientWrapper, ledger: &LedgerId) -> Result<()
 const LOCK_SHARED: &str = "SELECT pg_advisory_xact_lock_shared($1)";
 const HOLD_LINK: &str = "SELECT pg_advisory_xact_lock(chainbook_link_key($1, $2))";
 
-/// Prepares the pipelined group's lock statements on `client`. They must reach the
-/// server before its inserts: a statement still being prepared when the group is
-/// sent would be overtaken by those already prepared.
-pub(super) async fn prepare_locks(client: &ClientWrapper) -> Result<(), StoreError> {
-    client.prepare_cached(LOCK_SHARED).await?;
-    client.prepare_cached(HOLD_LINK).await?;
-    Ok(())
-}
+/// The pipelined group's lock statements, which `task::prepare_pipelined` prepares.
+pub(super) const LOCK_STATEMENTS: [&str; 2] = [LOCK_SHARED, HOLD_LINK];
 
 /// The ledger's lock in shared mode, which pipelined groups of one writer hold
 /// together: it keeps out another process's locked path (exclusive) while they are in

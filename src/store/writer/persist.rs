@@ -74,6 +74,20 @@ static GROUP_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Every statement a pipelined group of journal entries may send, in either form (one
+/// statement, or the ordered statements behind another group).
+pub(super) fn pipelined_statements() -> [&'static str; 7] {
+    [
+        GROUP_SQL.as_str(),
+        INSERT_EVENTS,
+        INSERT_IDEMPOTENCY,
+        UPSERT_BALANCES,
+        crate::store::merkle::INSERT_NODES,
+        super::reporting::UPSERT_PERIODS,
+        super::reporting::UPSERT_BUCKETS,
+    ]
+}
+
 /// `sql` with its parameters `$2`, `$3`, … moved up to follow the `used` parameters of
 /// the statements before it (`$1`, the ledger, is shared); also how many it adds.
 fn renumber(sql: &str, used: usize) -> (String, usize) {

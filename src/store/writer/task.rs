@@ -60,15 +60,22 @@ struct GroupFailure {
     uncommitted: bool,
 }
 
-/// One pipelined group on a connection of its own: BEGIN, the ledger's lock (shared),
-/// the link lock of its last event and every insert in one round trip, then COMMIT once
-/// all of them succeeded. Its chain check waits for the group before it to commit.
+/// One pipelined group on a connection of its own, sent in one go: BEGIN, the
+/// ledger's lock (shared), the link lock of its last event, its rows and COMMIT. Its
+/// chain check waits for the group before it to commit.
 ///
 /// A group sent while another is in flight stores its events first, and its chain
 /// check then waits for that group to commit before any of its upserts runs, so the
 /// two never wait for each other's rows. A group sent alone writes all its rows in one
 /// statement (`persist::write_group`), whose parts run in no fixed order: behind
 /// another group, its upserts could take a row that group still needs (deadlock).
+///
+/// COMMIT goes out right behind the rows rather than once their answers are back: the
+/// connection would otherwise sit idle in its transaction, holding the link lock the
+/// next group waits for, for a round trip through the service's busy threads. If a
+/// statement fails, the server aborts the transaction and answers that COMMIT with
+/// ROLLBACK, so the group certainly did not commit; only a broken connection leaves
+/// the outcome in doubt.
 async fn write_group(
     pool: Pool,
     ledger: LedgerId,
@@ -81,9 +88,11 @@ async fn write_group(
         uncommitted: true,
     };
     let client = pool.get().await.map_err(|e| uncommitted(e.into()))?;
-    load::prepare_locks(&client).await.map_err(uncommitted)?;
-    // Sent in this order, each as it is first polled: BEGIN, the locks, then the
-    // inserts (right away if prepared on this connection, else after their Parse).
+    let prepared = prepare_pipelined(&client).await.map_err(uncommitted)?;
+    // Every statement is prepared, so each goes out as it is first polled, in this
+    // order, and COMMIT last; try_join polls them in order and stops at the first
+    // that fails, so a statement that fails before it is sent (its parameters cannot
+    // be encoded) leaves COMMIT unsent.
     let statements = async {
         let begin = async {
             client
@@ -108,20 +117,49 @@ async fn write_group(
                 .map(|_| ())
             }
         };
-        futures_util::try_join!(begin, load::lock_shared(&client, &ledger), link, rows)
+        let commit = async {
+            client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(StoreError::from)
+        };
+        futures_util::try_join!(
+            begin,
+            load::lock_shared(&client, &ledger),
+            link,
+            rows,
+            commit
+        )
     };
-    if let Err(error) = statements.await {
+    let written = statements.await;
+    // A statement the group sent that `prepare_pipelined` does not list was prepared
+    // while the group went out, and COMMIT overtook it.
+    debug_assert_eq!(
+        client.statement_cache.size(),
+        prepared,
+        "a pipelined group sent a statement that prepare_pipelined does not prepare"
+    );
+    if let Err(error) = written {
         drop(Object::take(client));
-        return Err(uncommitted(error));
-    }
-    if let Err(e) = client.batch_execute("COMMIT").await {
-        drop(Object::take(client));
-        return Err(GroupFailure {
-            error: e.into(),
-            uncommitted: false,
-        });
+        // No answer at all (the connection broke): COMMIT may have been carried out.
+        let uncommitted = !matches!(error, StoreError::Unavailable(_));
+        return Err(GroupFailure { error, uncommitted });
     }
     Ok(())
+}
+
+/// Prepares, on `client`, every statement a pipelined group may send (a round trip
+/// each, the first time on a connection only), and returns how many the connection
+/// holds. A statement not yet prepared would reach the server after the COMMIT sent
+/// behind it, outside the group's transaction.
+async fn prepare_pipelined(client: &ClientWrapper) -> Result<usize, StoreError> {
+    for sql in load::LOCK_STATEMENTS
+        .into_iter()
+        .chain(persist::pipelined_statements())
+    {
+        client.prepare_cached(sql).await?;
+    }
+    Ok(client.statement_cache.size())
 }
 
 impl LedgerTask {
