@@ -859,3 +859,72 @@ async fn custom_assets_are_registered_and_used_at_their_scale() {
     );
     assert!(app.verify("vault").await.ok());
 }
+
+/// `sql/V0012` turns level-0 buckets of 64 seqs into buckets of 256: each new row is the
+/// sum of the four old rows it covers, per account and currency, and the other levels
+/// are left alone.
+#[tokio::test]
+async fn the_coarser_level_zero_migration_sums_four_old_buckets_into_one() {
+    let db = crate::helpers::TestDatabase::new().await;
+    let owner = db.owner().await;
+    owner
+        .batch_execute("DELETE FROM balance_buckets")
+        .await
+        .unwrap();
+    const INSERT: &str = "INSERT INTO balance_buckets \
+         (ledger_id, level, bucket, account, currency, debits, credits) \
+         VALUES ('l', $1, $2, $3, 'EUR', $4, $5)";
+    // Old level-0 buckets 0..=8 of one account and 3..=5 of another, and a level-1 row.
+    for bucket in 0..=8_i64 {
+        let (d, c) = (Decimal::from(bucket), Decimal::from(bucket * 10));
+        owner
+            .execute(INSERT, &[&0_i16, &bucket, &"assets:cash", &d, &c])
+            .await
+            .unwrap();
+    }
+    for bucket in 3..=5_i64 {
+        let (d, c) = (Decimal::from(1), Decimal::ZERO);
+        owner
+            .execute(INSERT, &[&0_i16, &bucket, &"income:sales", &d, &c])
+            .await
+            .unwrap();
+    }
+    let one = (Decimal::from(7), Decimal::from(70));
+    owner
+        .execute(INSERT, &[&1_i16, &0_i64, &"assets:cash", &one.0, &one.1])
+        .await
+        .unwrap();
+
+    let migration = include_str!("../../sql/V0012__coarser_seq_buckets.sql");
+    owner
+        .batch_execute(&format!("BEGIN; {migration} COMMIT;"))
+        .await
+        .unwrap();
+
+    let rows: Vec<(i16, i64, String, Decimal, Decimal)> = owner
+        .query(
+            "SELECT level, bucket, account, debits, credits FROM balance_buckets \
+             ORDER BY level, account, bucket",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    let row = |level: i16, bucket: i64, account: &str, d: i64, c: i64| {
+        let (d, c) = (Decimal::from(d), Decimal::from(c));
+        (level, bucket, account.to_owned(), d, c)
+    };
+    assert_eq!(
+        rows,
+        vec![
+            row(0, 0, "assets:cash", 6, 60),
+            row(0, 1, "assets:cash", 22, 220),
+            row(0, 2, "assets:cash", 8, 80),
+            row(0, 0, "income:sales", 1, 0),
+            row(0, 1, "income:sales", 2, 0),
+            row(1, 0, "assets:cash", 7, 70),
+        ]
+    );
+}
