@@ -313,6 +313,18 @@ pub fn export_line(canonical: &str, hash: &str) -> String {
     format!(r#"{open},"hash":"{hash}"}}"#)
 }
 
+/// The sealed event's [`export_line`], appended to `out` (no allocation of its own).
+pub fn write_export_line(out: &mut Vec<u8>, event: &SealedEvent) {
+    let open = event
+        .canonical
+        .strip_suffix('}')
+        .expect("a canonical event is an object");
+    out.extend_from_slice(open.as_bytes());
+    out.extend_from_slice(br#","hash":""#);
+    event.hash.write_hex(out);
+    out.extend_from_slice(br#""}"#);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,6 +391,12 @@ mod tests {
             prop_assert_eq!(canonical::to_string(&reparsed), sealed_reversal.canonical);
             let exported: Value = serde_json::from_str(&export_line(&sealed.canonical, &sealed.hash.to_hex())).unwrap();
             prop_assert_eq!(exported["hash"].as_str().unwrap(), sealed.hash.to_hex());
+            let mut written = Vec::new();
+            write_export_line(&mut written, &sealed);
+            prop_assert_eq!(
+                String::from_utf8(written).unwrap(),
+                export_line(&sealed.canonical, &sealed.hash.to_hex())
+            );
         }
 
         /// Any change to any member changes the hash.
