@@ -307,21 +307,26 @@ fn write_canonical_data(out: &mut Vec<u8>, body: &EventBody, recorded_at: DateTi
 
 /// The exported line: the canonical object with `hash` added as its last member.
 pub fn export_line(canonical: &str, hash: &str) -> String {
-    let open = canonical
-        .strip_suffix('}')
-        .expect("a canonical event is an object");
-    format!(r#"{open},"hash":"{hash}"}}"#)
+    let mut out = Vec::with_capacity(canonical.len() + 76);
+    write_line(&mut out, canonical, |out| {
+        out.extend_from_slice(hash.as_bytes())
+    });
+    String::from_utf8(out).expect("canonical JSON and a hex hash are UTF-8")
 }
 
 /// The sealed event's [`export_line`], appended to `out` (no allocation of its own).
 pub fn write_export_line(out: &mut Vec<u8>, event: &SealedEvent) {
-    let open = event
-        .canonical
+    write_line(out, &event.canonical, |out| event.hash.write_hex(out));
+}
+
+/// `canonical` with `"hash":"…"` as its last member, the digits written by `hash`.
+fn write_line(out: &mut Vec<u8>, canonical: &str, hash: impl FnOnce(&mut Vec<u8>)) {
+    let open = canonical
         .strip_suffix('}')
         .expect("a canonical event is an object");
     out.extend_from_slice(open.as_bytes());
     out.extend_from_slice(br#","hash":""#);
-    event.hash.write_hex(out);
+    hash(out);
     out.extend_from_slice(br#""}"#);
 }
 

@@ -57,35 +57,33 @@ const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (ledger_id, key, 
 /// account opened or closed, no rates or currencies.
 static GROUP_SQL: LazyLock<String> = LazyLock::new(|| {
     let mut used = 1;
-    let mut part = |sql: &str| {
+    let parts = ROW_STATEMENTS.map(|sql| {
         let (renumbered, params) = renumber(sql, used);
         used += params;
         renumbered
-    };
-    let nodes = part(crate::store::merkle::INSERT_NODES);
-    let keys = part(INSERT_IDEMPOTENCY);
-    let balances = part(UPSERT_BALANCES);
-    let periods = part(super::reporting::UPSERT_PERIODS);
-    let buckets = part(super::reporting::UPSERT_BUCKETS);
-    let events = part(INSERT_EVENTS);
+    });
+    let [nodes, keys, balances, periods, buckets, events] = parts;
     format!(
         "WITH nodes AS ({nodes}), keys AS ({keys}), balances AS ({balances}), \
          periods AS ({periods}), buckets AS ({buckets}) {events}"
     )
 });
 
+/// The statements of a pipelined group's rows, in `GROUP_SQL`'s order (its parameters
+/// follow this order too).
+const ROW_STATEMENTS: [&str; 6] = [
+    crate::store::merkle::INSERT_NODES,
+    INSERT_IDEMPOTENCY,
+    UPSERT_BALANCES,
+    super::reporting::UPSERT_PERIODS,
+    super::reporting::UPSERT_BUCKETS,
+    INSERT_EVENTS,
+];
+
 /// Every statement a pipelined group of journal entries may send, in either form (one
 /// statement, or the ordered statements behind another group).
-pub(super) fn pipelined_statements() -> [&'static str; 7] {
-    [
-        GROUP_SQL.as_str(),
-        INSERT_EVENTS,
-        INSERT_IDEMPOTENCY,
-        UPSERT_BALANCES,
-        crate::store::merkle::INSERT_NODES,
-        super::reporting::UPSERT_PERIODS,
-        super::reporting::UPSERT_BUCKETS,
-    ]
+pub(super) fn pipelined_statements() -> impl Iterator<Item = &'static str> {
+    std::iter::once(GROUP_SQL.as_str()).chain(ROW_STATEMENTS)
 }
 
 /// `sql` with its parameters `$2`, `$3`, … moved up to follow the `used` parameters of
