@@ -149,22 +149,8 @@ async fn the_database_refuses_a_broken_link_or_a_wrong_hash() {
         format!("{wrong_hash:?}").contains("events_hash_is_sha256_of_canonical"),
         "{wrong_hash:?}"
     );
-    // prev_hash is exactly 64 lowercase hex digits, whatever the link check says.
-    for bad in [
-        "0".repeat(63),
-        "0".repeat(65),
-        "A".repeat(64),
-        format!("{}g", "0".repeat(63)),
-        format!("{}\n", "0".repeat(63)),
-    ] {
-        let refused = db.execute(insert, &[&7i64, &bad]).await.unwrap_err();
-        assert!(
-            format!("{refused:?}").contains("events_prev_hash_is_hex"),
-            "{bad:?}: {refused:?}"
-        );
-    }
-    // Several events in one statement: each must follow the one before it, and the
-    // first must follow the stored head.
+    // A prev_hash that is not 64 lowercase hex digits never equals a stored hash (the
+    // hash check holds those to SHA-256 in lowercase hex), so the link check refuses it.
     let head: String = db
         .query_one(
             "SELECT hash FROM events WHERE ledger_id = 'acme' AND seq = 6",
@@ -173,6 +159,22 @@ async fn the_database_refuses_a_broken_link_or_a_wrong_hash() {
         .await
         .unwrap()
         .get(0);
+    for bad in [
+        "0".repeat(63),
+        "0".repeat(65),
+        "A".repeat(64),
+        head.to_uppercase(),
+        format!("{head}\n"),
+        format!("{}g", "0".repeat(63)),
+    ] {
+        let refused = db.execute(insert, &[&7i64, &bad]).await.unwrap_err();
+        assert!(
+            format!("{refused:?}").contains("does not link"),
+            "{bad:?}: {refused:?}"
+        );
+    }
+    // Several events in one statement: each must follow the one before it, and the
+    // first must follow the stored head.
     let two = "INSERT INTO events (ledger_id, seq, id, type, recorded_at, prev_hash, hash, canonical) \
                SELECT 'acme', s, gen_random_uuid(), 'x', now(), p, encode(sha256(convert_to(c, 'UTF8')), 'hex'), c \
                FROM (VALUES (7::int8, $1::text, '{\"a\":1}'), ($2::int8, $3::text, '{\"a\":2}')) AS v(s, p, c)";
@@ -198,4 +200,18 @@ async fn the_database_refuses_a_broken_link_or_a_wrong_hash() {
     );
     // And two events that do link are taken.
     assert_eq!(db.execute(two, &[&head, &8i64, &first]).await.unwrap(), 2);
+    // In either order: a statement's rows are checked in the order they come, and a
+    // row that does not follow the one before it is looked up among the stored ones,
+    // this statement's included.
+    let reversed = "INSERT INTO events (ledger_id, seq, id, type, recorded_at, prev_hash, hash, canonical) \
+                    SELECT 'acme', s, gen_random_uuid(), 'x', now(), p, encode(sha256(convert_to(c, 'UTF8')), 'hex'), c \
+                    FROM (VALUES (10::int8, $1::text, '{\"a\":4}'), (9::int8, $2::text, '{\"a\":3}')) AS v(s, p, c)";
+    let eighth = Hash::of(br#"{"a":2}"#).to_hex();
+    let ninth = Hash::of(br#"{"a":3}"#).to_hex();
+    let refused = db.execute(reversed, &[&ninth, &zeros]).await.unwrap_err();
+    assert!(
+        format!("{refused:?}").contains("does not link"),
+        "a broken link out of order: {refused:?}"
+    );
+    assert_eq!(db.execute(reversed, &[&ninth, &eighth]).await.unwrap(), 2);
 }
