@@ -2,7 +2,6 @@
 //! projections they change (`write_projections`, which a rebuild replays through), as
 //! a handful of multi-row statements pipelined on one connection.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
@@ -440,7 +439,8 @@ impl BalanceColumns<'_> {
 
 impl<'a> From<&'a Plan> for BalanceColumns<'a> {
     fn from(plan: &'a Plan) -> Self {
-        let mut sums: BTreeMap<(&str, &str), (Decimal, Decimal, i64)> = BTreeMap::new();
+        let mut sums: foldhash::HashMap<(&str, &str), (Decimal, Decimal, i64)> =
+            foldhash::HashMap::default();
         for (e, body) in &plan.events {
             for p in body.postings() {
                 let key = (p.account().as_str(), p.currency().code().as_str());
@@ -452,6 +452,9 @@ impl<'a> From<&'a Plan> for BalanceColumns<'a> {
                 *last = e.seq as i64;
             }
         }
+        // In key order: two groups in flight upsert shared rows in the same order.
+        let mut sums: Vec<_> = sums.into_iter().collect();
+        sums.sort_unstable_by_key(|(key, _)| *key);
         let mut c = Self::default();
         for ((account, currency), (debits, credits, last)) in sums {
             c.account.push(account);

@@ -37,14 +37,12 @@ fn add<'a, K: Ord>(
     key: K,
     account: &'a str,
     currency: &'a str,
-    side: Side,
-    amount: Decimal,
+    debits: Decimal,
+    credits: Decimal,
 ) {
-    let (debits, credits) = sums.entry((key, account, currency)).or_default();
-    match side {
-        Side::Debit => *debits += amount,
-        Side::Credit => *credits += amount,
-    }
+    let sum = sums.entry((key, account, currency)).or_default();
+    sum.0 += debits;
+    sum.1 += credits;
 }
 
 #[derive(Default)]
@@ -102,48 +100,59 @@ impl<'a, A: Copy, B: Copy> SumColumns<'a, A, B> {
     }
 }
 
-/// The day and month sums and the seq-bucket sums of a plan's postings.
+/// The day and month sums and the seq-bucket sums of a plan's postings. The postings
+/// are first summed at the finest grain any row needs (account, currency, effective
+/// day, smallest seq bucket): a batch's hundreds of postings fall into a few dozen such
+/// sums, and each period and bucket row is a sum of some of them.
 #[allow(clippy::type_complexity)]
 fn sums(plan: &Plan) -> (Sums<'_, (&'static str, NaiveDate)>, Sums<'_, (i16, i64)>) {
-    let mut periods: Sums<(&str, NaiveDate)> = BTreeMap::new();
-    let mut buckets: Sums<(i16, i64)> = BTreeMap::new();
+    let mut fine: foldhash::HashMap<(&str, &str, NaiveDate, i64), (Decimal, Decimal)> =
+        foldhash::HashMap::default();
     for (sealed, body) in &plan.events {
         let postings = body.postings();
         if postings.is_empty() {
             continue;
         }
         let day = body.effective_date(sealed.recorded_at);
-        let month = day.with_day(1).expect("every month has a first day");
+        let bucket = ((sealed.seq - 1) / BUCKET_SIZES[0]) as i64;
         for p in postings {
-            let (account, currency) = (p.account().as_str(), p.currency().code().as_str());
-            let amount = p.amount().value();
-            add(
-                &mut periods,
-                ("D", day),
-                account,
-                currency,
-                p.side(),
-                amount,
+            let key = (
+                p.account().as_str(),
+                p.currency().code().as_str(),
+                day,
+                bucket,
             );
-            add(
-                &mut periods,
-                ("M", month),
-                account,
-                currency,
-                p.side(),
-                amount,
-            );
-            for (level, size) in BUCKET_SIZES.iter().enumerate() {
-                let bucket = ((sealed.seq - 1) / size) as i64;
-                add(
-                    &mut buckets,
-                    (level as i16, bucket),
-                    account,
-                    currency,
-                    p.side(),
-                    amount,
-                );
+            let (debits, credits) = fine.entry(key).or_default();
+            match p.side() {
+                Side::Debit => *debits += p.amount().value(),
+                Side::Credit => *credits += p.amount().value(),
             }
+        }
+    }
+    let mut periods: Sums<(&str, NaiveDate)> = BTreeMap::new();
+    let mut buckets: Sums<(i16, i64)> = BTreeMap::new();
+    for ((account, currency, day, bucket), (debits, credits)) in fine {
+        let month = day.with_day(1).expect("every month has a first day");
+        add(&mut periods, ("D", day), account, currency, debits, credits);
+        add(
+            &mut periods,
+            ("M", month),
+            account,
+            currency,
+            debits,
+            credits,
+        );
+        for (level, size) in BUCKET_SIZES.iter().enumerate() {
+            // The sizes nest, so a coarser bucket is a whole number of level-0 ones.
+            let coarse = bucket / (size / BUCKET_SIZES[0]) as i64;
+            add(
+                &mut buckets,
+                (level as i16, coarse),
+                account,
+                currency,
+                debits,
+                credits,
+            );
         }
     }
     (periods, buckets)
@@ -309,5 +318,84 @@ impl PeriodTotals {
             .await?;
         self.sums.clear();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::DateTime;
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::core::entry::Entry;
+    use crate::core::event::seal;
+    use crate::core::hash::Hash;
+    use crate::core::posting::Posting;
+
+    const ACCOUNTS: [&str; 4] = [
+        "assets:cash",
+        "assets:bank",
+        "income:sales",
+        "expenses:rent",
+    ];
+    const CURRENCIES: [&str; 2] = ["USD", "EUR"];
+
+    /// An entry moving `cents` from one account to another, on a day near a month's end.
+    fn plan(entries: &[(usize, usize, usize, i64, u32)], first_seq: u64) -> Plan {
+        let ledger = LedgerId::parse("acme").unwrap();
+        let mut plan = Plan::default();
+        for (i, &(from, to, currency, cents, day)) in entries.iter().enumerate() {
+            let amount = Decimal::new(cents, 2).to_string();
+            let currency = CURRENCIES[currency];
+            let postings = vec![
+                Posting::parse(0, ACCOUNTS[to], currency, Some(&amount), None).unwrap(),
+                Posting::parse(1, ACCOUNTS[from], currency, None, Some(&amount)).unwrap(),
+            ];
+            let date =
+                NaiveDate::from_ymd_opt(2026, 1, 30).unwrap() + chrono::Days::new(day.into());
+            let entry =
+                Entry::new(postings, String::new(), Some(date), Default::default()).unwrap();
+            let body = EventBody::TransactionPosted { entry };
+            let seq = first_seq + i as u64;
+            let at = DateTime::from_timestamp_micros(1_800_000_000_000_000).unwrap();
+            let sealed = seal(&ledger, seq, Hash::GENESIS, Uuid::nil(), at, &body);
+            plan.events.push((Arc::new(sealed), body));
+        }
+        plan
+    }
+
+    proptest! {
+        /// Summing through the finest grain first gives every period and bucket row the
+        /// sum of exactly the postings that fall in it.
+        #[test]
+        fn sums_equal_adding_each_posting_to_each_of_its_rows(
+            entries in prop::collection::vec((0..4usize, 0..4usize, 0..2usize, 1i64..1_000_000, 0..4u32), 0..300),
+            first_seq in 1u64..600_000,
+        ) {
+            let plan = plan(&entries, first_seq);
+            let mut periods: Sums<(&str, NaiveDate)> = BTreeMap::new();
+            let mut buckets: Sums<(i16, i64)> = BTreeMap::new();
+            for (sealed, body) in &plan.events {
+                let day = body.effective_date(sealed.recorded_at);
+                for p in body.postings() {
+                    let (a, c) = (p.account().as_str(), p.currency().code().as_str());
+                    let (d, cr) = match p.side() {
+                        Side::Debit => (p.amount().value(), Decimal::ZERO),
+                        Side::Credit => (Decimal::ZERO, p.amount().value()),
+                    };
+                    add(&mut periods, ("D", day), a, c, d, cr);
+                    add(&mut periods, ("M", day.with_day(1).unwrap()), a, c, d, cr);
+                    for (level, size) in BUCKET_SIZES.iter().enumerate() {
+                        add(&mut buckets, (level as i16, ((sealed.seq - 1) / size) as i64), a, c, d, cr);
+                    }
+                }
+            }
+            let (got_periods, got_buckets) = sums(&plan);
+            prop_assert_eq!(got_periods, periods);
+            prop_assert_eq!(got_buckets, buckets);
+        }
     }
 }
