@@ -2,6 +2,7 @@
 //! currency. An `Entry` that exists balances.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -9,8 +10,14 @@ use rust_decimal::Decimal;
 use super::posting::{Posting, Side};
 use super::{limits, CoreError};
 
+/// Shared and never changed once made: the writer copies each posted entry from its
+/// request into the event it decides, and a clone is a reference count, not a copy of
+/// every posting's strings.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
+pub struct Entry(Arc<EntryData>);
+
+#[derive(Debug, PartialEq)]
+struct EntryData {
     postings: Vec<Posting>,
     description: String,
     /// The accounting date the entry belongs to; defaults to the day it is recorded.
@@ -36,28 +43,28 @@ impl Entry {
             });
         }
         check_balanced(&postings)?;
-        Ok(Self {
+        Ok(Self(Arc::new(EntryData {
             postings,
             description,
             effective_date,
             metadata,
-        })
+        })))
     }
 
     pub fn postings(&self) -> &[Posting] {
-        &self.postings
+        &self.0.postings
     }
 
     pub fn description(&self) -> &str {
-        &self.description
+        &self.0.description
     }
 
     pub fn effective_date(&self) -> Option<NaiveDate> {
-        self.effective_date
+        self.0.effective_date
     }
 
     pub fn metadata(&self) -> &serde_json::Map<String, serde_json::Value> {
-        &self.metadata
+        &self.0.metadata
     }
 }
 
