@@ -45,7 +45,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(health::metrics))
         .route("/openapi.json", web::get().to(openapi::document))
         .service(
+            // Routes are tried in order, each pattern with parameters through a regular
+            // expression: posting entries, the bulk of the traffic, is tried first.
             web::scope("/v1")
+                .route(
+                    "/ledgers/{ledger}/transactions",
+                    web::post().to(entries::post),
+                )
+                .route(
+                    "/ledgers/{ledger}/transactions/batch",
+                    web::post().to(entries::batch),
+                )
                 .route("/keys/checkpoint", web::get().to(proofs::public_key))
                 .route("/ledgers", web::post().to(ledgers::create))
                 .route("/ledgers/{ledger}", web::get().to(ledgers::get))
@@ -66,14 +76,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/ledgers/{ledger}/balances",
                     web::get().to(accounts::balances),
-                )
-                .route(
-                    "/ledgers/{ledger}/transactions",
-                    web::post().to(entries::post),
-                )
-                .route(
-                    "/ledgers/{ledger}/transactions/batch",
-                    web::post().to(entries::batch),
                 )
                 .route(
                     "/ledgers/{ledger}/transactions/{id}/reverse",
