@@ -6,15 +6,15 @@
 #
 # Needs wrk (apt-get install wrk). Starts both services side by side, each with its
 # own embedded cluster in a temporary folder and 20 accounts, then for ROUNDS (10)
-# rounds runs SECONDS (5) of wrk against each in turn, alternating which goes first
-# (the second run of a pair pays for the first's dirty pages, so a fixed order biases
-# the result). The bodies are made like http-load's (`api::write_entry`): debits and
-# credits spread over the 20 accounts, amounts varying, so that a group touches as
-# many balance and sum rows as it would in http-load (one fixed body flattered batches
-# by ~17%). Prints each round in entries/s and the means. Any answer but 201 fails
-# the run. The machines drift by tens of percent within minutes: only a difference
-# that holds across most rounds means anything, and an A/A run (one binary twice)
-# shows the noise floor.
+# rounds runs SECONDS_PER_RUN (5) seconds of wrk against each in turn, alternating
+# which goes first (the second run of a pair pays for the first's dirty pages, so a
+# fixed order biases the result). The bodies are made like http-load's
+# (`api::write_entry`): debits and credits spread over the 20 accounts, amounts
+# varying, so that a group touches as many balance and sum rows as it would in
+# http-load (one fixed body flattered batches by ~17%). Prints each round in entries/s and
+# the means. Any answer but 201 fails the run. The machines drift by tens of percent
+# within minutes: only a difference that holds across most rounds means anything, and
+# an A/A run (one binary twice) shows the noise floor.
 set -euo pipefail
 A_BIN=$(realpath "$1"); B_BIN=$(realpath "$2"); ROUNDS=${3:-10}; MODE=${MODE:-single}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}

@@ -73,20 +73,24 @@ impl From<EventBody> for Decision {
 }
 
 impl Command {
-    /// Accounts the command needs loaded into the state before it is decided.
-    pub fn accounts(&self) -> Vec<&AccountCode> {
-        match self {
-            Command::CreateLedger { .. } => vec![],
-            Command::OpenAccount { code, .. } | Command::CloseAccount { code } => vec![code],
+    /// Accounts the command needs loaded into the state before it is decided (no
+    /// allocation: the writer asks for every command of every group).
+    pub fn accounts(&self) -> impl Iterator<Item = &AccountCode> {
+        let (named, postings): (Option<&AccountCode>, &[Posting]) = match self {
+            Command::OpenAccount { code, .. } | Command::CloseAccount { code } => (Some(code), &[]),
             Command::PostEntry { entry } | Command::Reverse { entry, .. } => {
-                entry.postings().iter().map(|p| p.account()).collect()
+                (None, entry.postings())
             }
             // Commerce commands name their accounts through `CommerceCommand::accounts`,
             // which needs the orders loaded first.
-            Command::Commerce(_)
+            Command::CreateLedger { .. }
+            | Command::Commerce(_)
             | Command::PublishRates { .. }
-            | Command::RegisterCurrency { .. } => vec![],
-        }
+            | Command::RegisterCurrency { .. } => (None, &[]),
+        };
+        named
+            .into_iter()
+            .chain(postings.iter().map(Posting::account))
     }
 }
 

@@ -300,16 +300,10 @@ impl LedgerTask {
         };
         state.currencies.is_some()
             && state.merkle.is_some()
-            && batch
-                .iter()
-                .flat_map(|j| &j.submission.commands)
-                .all(|c| match c {
-                    Command::PostEntry { entry } => entry
-                        .postings()
-                        .iter()
-                        .all(|p| state.accounts.contains_key(p.account())),
-                    _ => false,
-                })
+            && batch.iter().flat_map(|j| &j.submission.commands).all(|c| {
+                matches!(c, Command::PostEntry { .. })
+                    && c.accounts().all(|a| state.accounts.contains_key(a))
+            })
     }
 
     /// Answers a finished group. A failure drops the cached state; the groups behind
