@@ -20,6 +20,7 @@ pub mod posting;
 pub mod rates;
 pub mod reports;
 pub mod role;
+pub mod seq_buckets;
 pub mod state;
 
 pub use error::CoreError;

@@ -13,6 +13,7 @@ use super::event::EventBody;
 use super::hash::Hash;
 use super::ledger::LedgerId;
 use super::merkle::Frontier;
+use super::seq_buckets::{OpenBucket, BUCKET_SIZES};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountState {
@@ -54,6 +55,11 @@ pub struct LedgerState {
     pub currencies: Option<CurrencyBook>,
     /// The right edge of the Merkle tree over the events so far (`None`: not loaded).
     pub merkle: Option<Frontier>,
+    /// The sums of the seq bucket still open (`None`: not loaded; the store reads its
+    /// events from the log). The writer folds each commit's events into it
+    /// (`OpenBucket::add`), not `apply`, so that an atomic batch that fails leaves it
+    /// alone.
+    pub open_bucket: Option<OpenBucket>,
 }
 
 impl LedgerState {
@@ -73,6 +79,10 @@ impl LedgerState {
             commerce: CommerceState::default(),
             currencies: None,
             merkle: None,
+            // At a bucket's end (or before the first event) the open bucket is empty.
+            open_bucket: head_seq
+                .is_multiple_of(BUCKET_SIZES[0])
+                .then(OpenBucket::default),
         }
     }
 

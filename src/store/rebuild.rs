@@ -26,7 +26,7 @@ use crate::core::limits;
 use crate::core::state::LedgerState;
 
 use super::projections::{check_every_table_is_listed, compare, set_aside, TableComparison};
-use super::writer::{load_orders, lock_key, write_projections, PeriodTotals, Plan};
+use super::writer::{close_buckets, load_orders, lock_key, write_projections, PeriodTotals, Plan};
 use super::{pool, StoreError};
 
 /// The rebuild of one ledger: what was replayed and how the rebuilt projections
@@ -137,6 +137,11 @@ async fn replay(
                 .map_err(|e| corrupt(ledger, sealed.seq, &format!("cannot be replayed: {e}")))?;
             state.apply(body, sealed.seq, sealed.hash);
         }
+        let open = state
+            .open_bucket
+            .as_mut()
+            .expect("a replay from seq 1 starts with an empty open bucket");
+        close_buckets(open, &mut plan);
         let applied = started.elapsed();
         let after = rows
             .last()

@@ -15,11 +15,10 @@ use super::accounts::{snapshot, AtHead};
 use super::events::head_of;
 use super::{Pool, StoreError};
 
-/// Seqs per bucket of each level of `balance_buckets`; the writer fills them. Each size
-/// divides the next. Level 0 was 64 until `sql/V0012`: a smaller level 0 means fewer
-/// events read from the log for a balance at a seq, but more rows upserted with every
-/// commit (about one per account per bucket).
-pub(crate) const BUCKET_SIZES: [u64; 3] = [256, 4_096, 262_144];
+/// Seqs per bucket of each level of `balance_buckets` (`core::seq_buckets`). Level 0
+/// was 64 until `sql/V0012`: a smaller level 0 means fewer events read from the log
+/// for a balance at a seq, but more bucket rows written.
+pub(crate) use crate::core::seq_buckets::BUCKET_SIZES;
 
 /// Net movement of one account in one currency, with the account's type.
 #[derive(Debug, Clone, PartialEq)]

@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::json;
 
-use crate::helpers::{funded_ledger, spawn_app, TestApp};
+use crate::helpers::{funded_ledger, spawn_app, spawn_app_on, TestApp, TestDatabase};
 use crate::processes::Service;
 use crate::shop::shop;
 use workload::{random_entry, workload};
@@ -307,4 +307,64 @@ async fn the_command_rebuilds_on_the_embedded_cluster() {
     // Now no cluster runs: the command starts its own, and stops it when done.
     service.stop();
     check(run().await.unwrap());
+}
+
+/// A transfer from cash to supplies whose amount varies with `n`.
+async fn transfer(app: &TestApp, key: &str, n: u32) {
+    let amount = format!("{}.{:02}", 1 + n % 97, n % 100);
+    let r = app
+        .transfer(
+            key,
+            "halves",
+            "assets:cash",
+            "expenses:supplies",
+            "EUR",
+            &amount,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+/// The open seq bucket's sums live in the writer's memory until its last seq, so a
+/// writer that starts (or reloads) with the head inside a bucket reads them back from
+/// the log. Two services take turns on one ledger, each crossing a bucket boundary
+/// after the other wrote inside that bucket; the bucket rows are then exactly those a
+/// replay of the log gives, and there are none yet for the bucket still open.
+#[tokio::test]
+async fn a_writer_starting_inside_a_seq_bucket_closes_it_with_the_postings_before_it() {
+    let first = spawn_app().await;
+    let key = funded_ledger(&first, "halves", "1000000.00").await;
+    for n in 0..150 {
+        transfer(&first, &key, n).await;
+    }
+    let second = spawn_app_on(TestDatabase::reuse(&first.db)).await;
+    // The second service's writer starts at seq 156, inside bucket 0 (seqs 1..=256).
+    for n in 150..350 {
+        transfer(&second, &key, n).await;
+    }
+    // The first service's state is stale now; it reloads at seq 356, inside bucket 1.
+    for n in 350..500 {
+        transfer(&first, &key, n).await;
+    }
+    // And the second's, at seq 506, inside bucket 1 still; it closes bucket 1.
+    for n in 500..560 {
+        transfer(&second, &key, n).await;
+    }
+    assert_eq!(first.head_seq("halves").await, 566);
+    let owner = first.db.owner().await;
+    let buckets: Vec<(i16, i64)> = owner
+        .query(
+            "SELECT DISTINCT level, bucket FROM balance_buckets WHERE ledger_id = 'halves' ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(buckets, vec![(0, 0), (0, 1), (1, 0), (2, 0)]);
+    let live = snapshot(&first, "halves").await;
+    let report = rebuild_in_chunks(&first, "halves", 100).await;
+    assert_identical(&report);
+    assert_eq!(snapshot(&first, "halves").await, live);
 }

@@ -928,3 +928,75 @@ async fn the_coarser_level_zero_migration_sums_four_old_buckets_into_one() {
         ]
     );
 }
+
+/// `sql/V0014` keeps only whole seq buckets: where the writer before it had added the
+/// open level-0 bucket's postings to a level-0 row of that bucket and to the level-1
+/// and level-2 rows holding it, the migration leaves the rows the writer now leaves.
+#[tokio::test]
+async fn the_whole_buckets_migration_takes_out_what_the_open_bucket_added() {
+    let app = spawn_app().await;
+    let key = crate::helpers::funded_ledger(&app, "opened", "100000.00").await;
+    for n in 0..300 {
+        let amount = format!("{}.{:02}", 1 + n % 13, n % 100);
+        let r = app
+            .transfer(
+                &key,
+                "opened",
+                "assets:cash",
+                "expenses:supplies",
+                "EUR",
+                &amount,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    assert_eq!(app.head_seq("opened").await, 306);
+    let owner = app.db.owner().await;
+    let rows = || async {
+        owner
+            .query(
+                "SELECT level, bucket, account, debits, credits FROM balance_buckets \
+                 WHERE ledger_id = 'opened' ORDER BY level, bucket, account",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let row: (i16, i64, String, Decimal, Decimal) =
+                    (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+                row
+            })
+            .collect::<Vec<_>>()
+    };
+    let whole = rows().await;
+    // Bucket 0 of each level, for cash, capital and supplies; none for bucket 1.
+    let levels: Vec<(i16, i64, &str)> = whole.iter().map(|r| (r.0, r.1, &*r.2)).collect();
+    let accounts = ["assets:cash", "equity:capital", "expenses:supplies"];
+    let expected: Vec<(i16, i64, &str)> = (0..3)
+        .flat_map(|level| accounts.map(|a| (level, 0, a)))
+        .collect();
+    assert_eq!(levels, expected);
+    // What the writer before V0014 also held for the open bucket 1 (seqs 257..=306).
+    owner
+        .batch_execute(
+            "INSERT INTO balance_buckets VALUES ('opened', 0, 1, 'assets:cash', 'EUR', 0, 50); \
+             INSERT INTO balance_buckets VALUES ('opened', 0, 1, 'expenses:supplies', 'EUR', 50, 0); \
+             UPDATE balance_buckets SET credits = credits + 50 \
+               WHERE ledger_id = 'opened' AND level > 0 AND account = 'assets:cash'; \
+             UPDATE balance_buckets SET debits = debits + 50 \
+               WHERE ledger_id = 'opened' AND level > 0 AND account = 'expenses:supplies'; \
+             INSERT INTO balance_buckets VALUES ('opened', 1, 0, 'income:sales', 'EUR', 0, 9); \
+             INSERT INTO balance_buckets VALUES ('opened', 2, 0, 'income:sales', 'EUR', 0, 9);",
+        )
+        .await
+        .unwrap();
+    assert_ne!(rows().await, whole);
+
+    let migration = include_str!("../../sql/V0014__whole_seq_buckets_only.sql");
+    owner
+        .batch_execute(&format!("BEGIN; {migration} COMMIT;"))
+        .await
+        .unwrap();
+    assert_eq!(rows().await, whole);
+}

@@ -8,10 +8,12 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::core::account::{AccountCode, AccountFlags, AccountType};
+use crate::core::chain_read::postings_from_json;
 use crate::core::currency::CurrencyCode;
 use crate::core::decide::Command;
 use crate::core::hash::Hash;
 use crate::core::ledger::LedgerId;
+use crate::core::seq_buckets::OpenBucket;
 use crate::core::state::{AccountState, LedgerState};
 use crate::store::StoreError;
 
@@ -169,6 +171,55 @@ pub(super) async fn currencies(
         );
     }
     state.currencies = Some(book);
+    Ok(())
+}
+
+/// Sums the postings of the open seq bucket's events, read from the log, once per
+/// fresh state whose head is inside a bucket (at most 255 events).
+pub(super) async fn open_bucket(
+    client: &ClientWrapper,
+    state: &mut LedgerState,
+) -> Result<(), StoreError> {
+    const SQL: &str =
+        "SELECT seq, canonical FROM events WHERE ledger_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq";
+    let from = OpenBucket::start_after(state.head_seq);
+    let mut open = OpenBucket::default();
+    let mut expected = from;
+    for row in client
+        .query(
+            &client.prepare_cached(SQL).await?,
+            &[
+                &state.ledger.as_str(),
+                &(from as i64),
+                &(state.head_seq as i64),
+            ],
+        )
+        .await?
+    {
+        let seq = row.get::<_, i64>(0) as u64;
+        if seq != expected {
+            return Err(StoreError::Corrupt(format!(
+                "ledger {}: seq {expected} is missing from the log",
+                state.ledger
+            )));
+        }
+        let event: serde_json::Value = serde_json::from_str(row.get(1))
+            .map_err(|e| StoreError::Corrupt(format!("event {seq} JSON: {e}")))?;
+        let postings = postings_from_json(&event).map_err(corrupt)?;
+        // The head is inside the bucket, so none of these closes it.
+        let closed = open.add(seq, &postings);
+        debug_assert!(closed.is_none(), "a bucket closed before the head");
+        expected += 1;
+    }
+    if expected != state.head_seq + 1 {
+        return Err(StoreError::Corrupt(format!(
+            "ledger {}: the log ends at seq {} before its head {}",
+            state.ledger,
+            expected - 1,
+            state.head_seq
+        )));
+    }
+    state.open_bucket = Some(open);
     Ok(())
 }
 

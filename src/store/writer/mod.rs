@@ -33,7 +33,7 @@ use super::{Pool, StoreError};
 pub(crate) use commerce::load_orders;
 pub(crate) use load::lock_key;
 pub(crate) use persist::{write_projections, Plan};
-pub(crate) use reporting::PeriodTotals;
+pub(crate) use reporting::{close_buckets, PeriodTotals};
 
 /// The result of one command: its sealed event, or the rule it broke.
 pub type ItemResult = Result<Arc<SealedEvent>, CoreError>;

@@ -15,6 +15,7 @@ use crate::core::hash::Hash;
 use crate::core::ledger::LedgerId;
 use crate::core::merkle::Subtree;
 use crate::core::posting::Side;
+use crate::core::seq_buckets::ClosedBucket;
 use crate::core::state::LedgerState;
 use crate::store::StoreError;
 
@@ -27,6 +28,8 @@ pub(crate) struct Plan {
     pub(super) idempotency: Vec<(IdempotencyRequest, Rendered)>,
     /// The Merkle tree's perfect subtrees the events completed.
     pub(super) merkle_nodes: Vec<(Subtree, Hash)>,
+    /// The level-0 seq buckets the events closed (`reporting::close_buckets`).
+    pub(crate) closed_buckets: Vec<ClosedBucket>,
     /// Leave `balance_periods` out: a rebuild sums them over many chunks
     /// (`reporting::PeriodTotals`) and writes each row once.
     pub(crate) skip_periods: bool,

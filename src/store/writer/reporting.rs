@@ -11,11 +11,10 @@ use tokio_postgres::types::ToSql;
 use crate::core::event::EventBody;
 use crate::core::ledger::LedgerId;
 use crate::core::posting::Side;
+use crate::core::seq_buckets::OpenBucket;
 use crate::store::StoreError;
 
 use super::persist::Plan;
-
-use crate::store::reporting::BUCKET_SIZES;
 
 const INSERT_RATES: &str = "INSERT INTO rates (ledger_id, base, quote, effective_date, seq, rate) \
      SELECT $1, * FROM unnest($2::text[], $3::text[], $4::date[], $5::int8[], $6::numeric[])";
@@ -100,13 +99,13 @@ impl<'a, A: Copy, B: Copy> SumColumns<'a, A, B> {
     }
 }
 
-/// The day and month sums and the seq-bucket sums of a plan's postings. The postings
-/// are first summed at the finest grain any row needs (account, currency, effective
-/// day, smallest seq bucket): a batch's hundreds of postings fall into a few dozen such
-/// sums, and each period and bucket row is a sum of some of them.
+/// The day and month sums of a plan's postings, and the seq-bucket sums of the level-0
+/// buckets it closed (`core::seq_buckets`). The postings are first summed per account,
+/// currency and effective day: a batch's hundreds of postings fall into a few dozen
+/// such sums, and each day and month row is a sum of some of them.
 #[allow(clippy::type_complexity)]
 fn sums(plan: &Plan) -> (Sums<'_, (&'static str, NaiveDate)>, Sums<'_, (i16, i64)>) {
-    let mut fine: foldhash::HashMap<(&str, &str, NaiveDate, i64), (Decimal, Decimal)> =
+    let mut fine: foldhash::HashMap<(&str, &str, NaiveDate), (Decimal, Decimal)> =
         foldhash::HashMap::default();
     for (sealed, body) in &plan.events {
         let postings = body.postings();
@@ -114,14 +113,8 @@ fn sums(plan: &Plan) -> (Sums<'_, (&'static str, NaiveDate)>, Sums<'_, (i16, i64
             continue;
         }
         let day = body.effective_date(sealed.recorded_at);
-        let bucket = ((sealed.seq - 1) / BUCKET_SIZES[0]) as i64;
         for p in postings {
-            let key = (
-                p.account().as_str(),
-                p.currency().code().as_str(),
-                day,
-                bucket,
-            );
+            let key = (p.account().as_str(), p.currency().code().as_str(), day);
             let (debits, credits) = fine.entry(key).or_default();
             match p.side() {
                 Side::Debit => *debits += p.amount().value(),
@@ -130,8 +123,7 @@ fn sums(plan: &Plan) -> (Sums<'_, (&'static str, NaiveDate)>, Sums<'_, (i16, i64
         }
     }
     let mut periods: Sums<(&str, NaiveDate)> = BTreeMap::new();
-    let mut buckets: Sums<(i16, i64)> = BTreeMap::new();
-    for ((account, currency, day, bucket), (debits, credits)) in fine {
+    for ((account, currency, day), (debits, credits)) in fine {
         let month = day.with_day(1).expect("every month has a first day");
         add(&mut periods, ("D", day), account, currency, debits, credits);
         add(
@@ -142,20 +134,33 @@ fn sums(plan: &Plan) -> (Sums<'_, (&'static str, NaiveDate)>, Sums<'_, (i16, i64
             debits,
             credits,
         );
-        for (level, size) in BUCKET_SIZES.iter().enumerate() {
-            // The sizes nest, so a coarser bucket is a whole number of level-0 ones.
-            let coarse = bucket / (size / BUCKET_SIZES[0]) as i64;
-            add(
-                &mut buckets,
-                (level as i16, coarse),
-                account,
-                currency,
-                debits,
-                credits,
-            );
+    }
+    let mut buckets: Sums<(i16, i64)> = BTreeMap::new();
+    for closed in &plan.closed_buckets {
+        for ((account, currency), (debits, credits)) in &closed.sums {
+            for key in closed.rows() {
+                add(
+                    &mut buckets,
+                    key,
+                    account.as_str(),
+                    currency.as_str(),
+                    *debits,
+                    *credits,
+                );
+            }
         }
     }
     (periods, buckets)
+}
+
+/// Folds the plan's events, in seq order, into the ledger's open seq bucket, keeping
+/// the buckets they close for `UPSERT_BUCKETS`. Called once a group is decided (and by
+/// a rebuild per chunk), so that an atomic batch that fails never reaches it.
+pub(crate) fn close_buckets(open: &mut OpenBucket, plan: &mut Plan) {
+    for (sealed, body) in &plan.events {
+        plan.closed_buckets
+            .extend(open.add(sealed.seq, body.postings()));
+    }
 }
 
 /// The rows `UPSERT_PERIODS` and `UPSERT_BUCKETS` take for a plan (no periods when it
@@ -334,6 +339,7 @@ mod tests {
     use crate::core::event::seal;
     use crate::core::hash::Hash;
     use crate::core::posting::Posting;
+    use crate::core::seq_buckets::BUCKET_SIZES;
 
     const ACCOUNTS: [&str; 4] = [
         "assets:cash",
@@ -368,14 +374,18 @@ mod tests {
     }
 
     proptest! {
-        /// Summing through the finest grain first gives every period and bucket row the
-        /// sum of exactly the postings that fall in it.
+        /// Summing through the finest grain first gives every period row the sum of
+        /// exactly the postings that fall in it, and every bucket row that of the
+        /// postings of the whole level-0 buckets in it.
         #[test]
         fn sums_equal_adding_each_posting_to_each_of_its_rows(
-            entries in prop::collection::vec((0..4usize, 0..4usize, 0..2usize, 1i64..1_000_000, 0..4u32), 0..300),
-            first_seq in 1u64..600_000,
+            entries in prop::collection::vec((0..4usize, 0..4usize, 0..2usize, 1i64..1_000_000, 0..4u32), 0..700),
+            first_bucket in 0u64..2_400,
         ) {
-            let plan = plan(&entries, first_seq);
+            let first_seq = first_bucket * BUCKET_SIZES[0] + 1;
+            let mut plan = plan(&entries, first_seq);
+            close_buckets(&mut OpenBucket::default(), &mut plan);
+            let whole_until = (first_seq + entries.len() as u64 - 1) / BUCKET_SIZES[0] * BUCKET_SIZES[0];
             let mut periods: Sums<(&str, NaiveDate)> = BTreeMap::new();
             let mut buckets: Sums<(i16, i64)> = BTreeMap::new();
             for (sealed, body) in &plan.events {
@@ -388,6 +398,9 @@ mod tests {
                     };
                     add(&mut periods, ("D", day), a, c, d, cr);
                     add(&mut periods, ("M", day.with_day(1).unwrap()), a, c, d, cr);
+                    if sealed.seq > whole_until {
+                        continue;
+                    }
                     for (level, size) in BUCKET_SIZES.iter().enumerate() {
                         add(&mut buckets, (level as i16, ((sealed.seq - 1) / size) as i64), a, c, d, cr);
                     }

@@ -300,6 +300,7 @@ impl LedgerTask {
         };
         state.currencies.is_some()
             && state.merkle.is_some()
+            && state.open_bucket.is_some()
             && batch.iter().flat_map(|j| &j.submission.commands).all(|c| {
                 matches!(c, Command::PostEntry { .. })
                     && c.accounts().all(|a| state.accounts.contains_key(a))
@@ -448,6 +449,9 @@ impl LedgerTask {
                 crate::store::merkle::frontier(&**client, &state.ledger, state.head_seq).await?;
             state.merkle = Some(frontier);
         }
+        if state.open_bucket.is_none() {
+            load::open_bucket(client, state).await?;
+        }
         let locked = started.elapsed();
         let commands = || submissions.iter().flat_map(|s| &s.commands);
         let commerce_accounts = commerce::load(client, state, commands()).await?;
@@ -548,6 +552,11 @@ fn decide_all(
             replayed: false,
         }));
     }
+    let open = state
+        .open_bucket
+        .as_mut()
+        .expect("the open seq bucket is loaded before deciding");
+    super::reporting::close_buckets(open, plan);
     outcomes
 }
 
