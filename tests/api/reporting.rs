@@ -1000,3 +1000,76 @@ async fn the_whole_buckets_migration_takes_out_what_the_open_bucket_added() {
         .unwrap();
     assert_eq!(rows().await, whole);
 }
+
+/// A seq bucket whose last seq is an event with no postings (here an account opened)
+/// is written all the same, with the postings of the seqs before it.
+#[tokio::test]
+async fn a_bucket_closed_by_an_event_without_postings_is_written() {
+    let app = spawn_app().await;
+    let key = crate::helpers::funded_ledger(&app, "edge", "1000.00").await;
+    for _ in 0..249 {
+        let r = app
+            .transfer(
+                &key,
+                "edge",
+                "assets:cash",
+                "expenses:supplies",
+                "EUR",
+                "1.00",
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    assert_eq!(app.head_seq("edge").await, 255);
+    app.open(&key, "edge", "assets:bank", "asset", json!({}))
+        .await;
+    let r = app
+        .transfer(
+            &key,
+            "edge",
+            "assets:cash",
+            "expenses:supplies",
+            "EUR",
+            "1.00",
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let owner = app.db.owner().await;
+    let cash: Vec<(i16, i64, Decimal, Decimal)> = owner
+        .query(
+            "SELECT level, bucket, debits, credits FROM balance_buckets \
+             WHERE ledger_id = 'edge' AND account = 'assets:cash' ORDER BY level, bucket",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let (debits, credits) = (Decimal::from(1000), Decimal::from(249));
+    assert_eq!(
+        cash,
+        vec![
+            (0, 0, debits, credits),
+            (1, 0, debits, credits),
+            (2, 0, debits, credits)
+        ]
+    );
+    for (seq, balance) in [(255, "751.00"), (256, "751.00"), (257, "750.00")] {
+        let r = app
+            .get(
+                &app.admin,
+                &format!("/v1/ledgers/edge/balances?as_of_seq={seq}"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let cash = r.body["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["account"] == "assets:cash")
+            .unwrap()
+            .clone();
+        assert_eq!(cash["balance"], balance, "seq {seq}");
+    }
+}

@@ -227,13 +227,12 @@ pub(super) async fn persist(
             )
             .await?;
     }
-    if periods.is_empty() {
-        return Ok(());
-    }
+    // A group with no postings may still close a bucket (its last seq opens an
+    // account, say), and a group of entries mostly closes none.
     let p = SumColumns::from(&periods);
     let b = SumColumns::from(&buckets);
     let periods = async {
-        if plan.skip_periods {
+        if plan.skip_periods || periods.is_empty() {
             return Ok(0);
         }
         client
@@ -244,6 +243,9 @@ pub(super) async fn persist(
             .await
     };
     let buckets = async {
+        if buckets.is_empty() {
+            return Ok(0);
+        }
         client
             .execute(
                 &client.prepare_cached(UPSERT_BUCKETS).await?,
