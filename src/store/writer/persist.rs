@@ -57,35 +57,63 @@ const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (ledger_id, key, 
 /// dozen rows, and six statements cost the database more than their rows did. Only
 /// for groups of journal entries between existing accounts (`can_pipeline`): no
 /// account opened or closed, no rates or currencies.
-static GROUP_SQL: LazyLock<String> = LazyLock::new(|| {
-    let mut used = 1;
-    let parts = ROW_STATEMENTS.map(|sql| {
-        let (renumbered, params) = renumber(sql, used);
-        used += params;
-        renumbered
-    });
-    let [nodes, keys, balances, periods, buckets, events] = parts;
-    format!(
-        "WITH nodes AS ({nodes}), keys AS ({keys}), balances AS ({balances}), \
-         periods AS ({periods}), buckets AS ({buckets}) {events}"
-    )
-});
+///
+/// One statement per combination of the parts a group may have no rows for (Merkle
+/// nodes, idempotency records, bucket rows: most groups of single entries have none of
+/// the last two), indexed by `group_parts`: an empty part still costs the database its
+/// setup (the table opened, its constraints and conflict index readied).
+static GROUP_SQL: LazyLock<Vec<String>> =
+    LazyLock::new(|| (0..1 << OPTIONAL_PARTS.len()).map(group_sql).collect());
 
 /// The statements of a pipelined group's rows, in `GROUP_SQL`'s order (its parameters
-/// follow this order too).
-const ROW_STATEMENTS: [&str; 6] = [
-    crate::store::merkle::INSERT_NODES,
-    INSERT_IDEMPOTENCY,
-    UPSERT_BALANCES,
-    super::reporting::UPSERT_PERIODS,
-    super::reporting::UPSERT_BUCKETS,
-    INSERT_EVENTS,
+/// follow this order too), with the name of each one's CTE.
+const ROW_STATEMENTS: [(&str, &str); 6] = [
+    ("nodes", crate::store::merkle::INSERT_NODES),
+    ("keys", INSERT_IDEMPOTENCY),
+    ("balances", UPSERT_BALANCES),
+    ("periods", super::reporting::UPSERT_PERIODS),
+    ("buckets", super::reporting::UPSERT_BUCKETS),
+    ("events", INSERT_EVENTS),
 ];
+
+/// The parts of `ROW_STATEMENTS` (by index) that `GROUP_SQL` leaves out when empty.
+const OPTIONAL_PARTS: [usize; 3] = [0, 1, 4];
+
+/// The `GROUP_SQL` of the parts in `mask` (bit `i` for `OPTIONAL_PARTS[i]`), the events
+/// insert last, as the main statement.
+fn group_sql(mask: usize) -> String {
+    let mut used = 1;
+    let mut ctes = Vec::new();
+    let mut main = String::new();
+    for (i, (name, sql)) in ROW_STATEMENTS.iter().enumerate() {
+        if !part_in(mask, i) {
+            continue;
+        }
+        let (renumbered, params) = renumber(sql, used);
+        used += params;
+        if i + 1 == ROW_STATEMENTS.len() {
+            main = renumbered;
+        } else {
+            ctes.push(format!("{name} AS ({renumbered})"));
+        }
+    }
+    format!("WITH {} {main}", ctes.join(", "))
+}
+
+fn part_in(mask: usize, part: usize) -> bool {
+    OPTIONAL_PARTS
+        .iter()
+        .position(|&optional| optional == part)
+        .is_none_or(|bit| mask & (1 << bit) != 0)
+}
 
 /// Every statement a pipelined group of journal entries may send, in either form (one
 /// statement, or the ordered statements behind another group).
 pub(super) fn pipelined_statements() -> impl Iterator<Item = &'static str> {
-    std::iter::once(GROUP_SQL.as_str()).chain(ROW_STATEMENTS)
+    GROUP_SQL
+        .iter()
+        .map(String::as_str)
+        .chain(ROW_STATEMENTS.map(|(_, sql)| sql))
 }
 
 /// `sql` with its parameters `$2`, `$3`, … moved up to follow the `used` parameters of
@@ -126,7 +154,8 @@ pub(super) fn params<'a>(
     all
 }
 
-/// Writes a pipelined group's rows (`GROUP_SQL`).
+/// Writes a pipelined group's rows (`GROUP_SQL`), leaving out the optional parts it
+/// has no rows for.
 pub(super) async fn write_group(
     client: &ClientWrapper,
     ledger: &LedgerId,
@@ -138,19 +167,34 @@ pub(super) async fn write_group(
     let balances = BalanceColumns::from(plan);
     let (periods, buckets) = super::reporting::sum_columns(plan);
     let events = EventColumns::from(plan);
-    let params = params(
-        &l,
-        &[
-            &[&levels, &idxs, &hashes],
-            &keys.params(),
-            &balances.params(),
-            &periods.params(),
-            &buckets.params(),
-            &events.params(),
-        ],
+    let nodes: [&(dyn ToSql + Sync); 3] = [&levels, &idxs, &hashes];
+    let (keys, balances, periods, buckets, events) = (
+        keys.params(),
+        balances.params(),
+        periods.params(),
+        buckets.params(),
+        events.params(),
     );
+    let parts: [&[&(dyn ToSql + Sync)]; 6] =
+        [&nodes, &keys, &balances, &periods, &buckets, &events];
+    let has_rows = [
+        !plan.merkle_nodes.is_empty(),
+        !plan.idempotency.is_empty(),
+        !plan.closed_buckets.is_empty(),
+    ];
+    let mask = has_rows
+        .iter()
+        .enumerate()
+        .fold(0, |mask, (bit, &rows)| mask | (usize::from(rows) << bit));
+    let included: Vec<&[&(dyn ToSql + Sync)]> = parts
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, _)| part_in(mask, i))
+        .map(|(_, part)| part)
+        .collect();
+    let params = params(&l, &included);
     client
-        .execute(&client.prepare_cached(&GROUP_SQL).await?, &params)
+        .execute(&client.prepare_cached(&GROUP_SQL[mask]).await?, &params)
         .await?;
     Ok(())
 }
@@ -509,10 +553,9 @@ mod tests {
         assert_eq!(added, 9);
     }
 
-    #[test]
-    fn the_group_statement_takes_each_of_its_33_parameters() {
+    /// The parameters `$1` to `$n` of a statement, each at least once.
+    fn parameters(sql: &str) -> std::collections::BTreeSet<usize> {
         let mut seen = std::collections::BTreeSet::new();
-        let sql = GROUP_SQL.as_str();
         let mut rest = sql;
         while let Some(at) = rest.find('$') {
             let digits: String = rest[at + 1..]
@@ -522,6 +565,29 @@ mod tests {
             seen.insert(digits.parse::<usize>().unwrap());
             rest = &rest[at + 1..];
         }
-        assert_eq!(seen, (1..=33).collect());
+        seen
+    }
+
+    #[test]
+    fn each_group_statement_takes_the_parameters_of_exactly_its_parts() {
+        assert_eq!(GROUP_SQL.len(), 8);
+        assert_eq!(parameters(&GROUP_SQL[7]), (1..=33).collect());
+        for (mask, sql) in GROUP_SQL.iter().enumerate() {
+            let mut expected = 1;
+            for (i, (name, part)) in ROW_STATEMENTS.iter().enumerate() {
+                let included = part_in(mask, i);
+                assert_eq!(
+                    sql.contains(&format!("{name} AS (")),
+                    included && name != &"events"
+                );
+                if included {
+                    expected += renumber(part, 1).1;
+                }
+            }
+            assert_eq!(parameters(sql), (1..=expected).collect(), "{sql}");
+            assert!(sql.contains("INSERT INTO events"), "{sql}");
+        }
+        // Nodes, keys and buckets are the parts left out.
+        assert_eq!(parameters(&GROUP_SQL[0]).len(), 33 - 3 - 4 - 6);
     }
 }
