@@ -27,14 +27,29 @@ pub(super) struct LedgerTask {
     /// The state as of the last group decided (committed or in flight), or `None` when
     /// it must be reloaded (at start, and after any failed write).
     state: Option<LedgerState>,
-    /// The responses stored by groups in flight, by idempotency key: a retry of one of
-    /// them is answered like a retry of a committed request.
+    /// The responses stored by groups in flight or decided, by idempotency key: a
+    /// retry of one of them is answered like a retry of a committed request.
     pending: HashMap<String, StoredResponse>,
+    /// The next group, decided on the cached state while the groups before it are in
+    /// flight, so that it goes out as soon as it may (see `run`).
+    next: Option<Decided>,
+}
+
+/// A group decided but not yet sent.
+#[derive(Default)]
+struct Decided {
+    jobs: Vec<Job>,
+    outcomes: Vec<Answer>,
+    plan: Plan,
+    keys: Vec<String>,
+    commands: usize,
+    /// The head once it commits.
+    head_seq: u64,
 }
 
 /// Groups in flight at once: one committing while the next is decided and sent.
 const PIPELINE_DEPTH: usize = 2;
-/// Commands waiting before a group starts behind one in flight.
+/// Commands a decided group holds before it starts behind one in flight.
 const PIPELINE_MIN_COMMANDS: usize = 100;
 
 /// A decided group on its way to the database.
@@ -170,6 +185,7 @@ impl LedgerTask {
             head,
             state: None,
             pending: HashMap::new(),
+            next: None,
         }
     }
 
@@ -179,19 +195,38 @@ impl LedgerTask {
         let mut waiting_commands = 0;
         let mut closed = false;
         loop {
-            // A group starts at once when nothing is in flight; behind a group in
-            // flight only once enough is waiting to be worth a transaction of its own
-            // (small groups are cheaper gathered into the next one).
-            let ready = !waiting.is_empty()
-                && (inflight.is_empty()
-                    || (inflight.len() < PIPELINE_DEPTH
-                        && waiting_commands >= PIPELINE_MIN_COMMANDS));
-            if ready {
-                let batch = self.gather(&mut waiting, &mut waiting_commands);
-                self.start(batch, &mut inflight).await;
-                continue;
+            // The decided group goes out at once when nothing is in flight; behind a
+            // group in flight only once it holds enough to be worth a transaction of
+            // its own (small groups are cheaper gathered into the next one).
+            if let Some(next) = &self.next {
+                if inflight.is_empty()
+                    || (inflight.len() < PIPELINE_DEPTH && next.commands >= PIPELINE_MIN_COMMANDS)
+                {
+                    let next = self.next.take().expect("checked");
+                    self.send(next, &mut inflight).await;
+                    continue;
+                }
             }
-            if closed && waiting.is_empty() && inflight.is_empty() {
+            // What waits is decided as it arrives, while the groups before it are in
+            // flight, so that deciding it is not on the path from one commit to the
+            // next. What the cached state cannot decide waits for the locked path,
+            // once everything before it has committed.
+            if let Some(front) = waiting.front() {
+                if self.can_pipeline(std::slice::from_ref(front)) {
+                    let room = limits::WRITER_BATCH_COMMANDS_MAX
+                        - self.next.as_ref().map_or(0, |n| n.commands);
+                    let batch = take_decidable(&self, &mut waiting, &mut waiting_commands, room);
+                    if !batch.is_empty() {
+                        self.decide_next(batch);
+                        continue;
+                    }
+                } else if inflight.is_empty() && self.next.is_none() {
+                    let batch = self.gather(&mut waiting, &mut waiting_commands);
+                    self.process(batch).await;
+                    continue;
+                }
+            }
+            if closed && waiting.is_empty() && inflight.is_empty() && self.next.is_none() {
                 break;
             }
             tokio::select! {
@@ -243,29 +278,53 @@ impl LedgerTask {
         batch
     }
 
-    /// Decides a batch and sends it on its way: pipelined behind the groups in flight
-    /// when the cached state can decide it alone, else (after draining them) through
-    /// the locked path that reads the head first.
-    async fn start(&mut self, batch: Vec<Job>, inflight: &mut VecDeque<InFlight>) {
-        if !self.can_pipeline(&batch) {
-            self.drain(inflight).await;
-            self.process(batch).await;
-            return;
-        }
+    /// Decides `batch` on the cached state into the next group (after what that group
+    /// already holds).
+    fn decide_next(&mut self, batch: Vec<Job>) {
         let state = self.state.as_mut().expect("can_pipeline checked");
+        let next = self.next.get_or_insert_with(Decided::default);
         let submissions: Vec<&Submission> = batch.iter().map(|j| &*j.submission).collect();
-        let mut plan = Plan::default();
-        let outcomes = decide_all(state, &submissions, &self.pending, &mut plan);
-        let head_seq = state.head_seq;
-        let mut keys = Vec::with_capacity(plan.idempotency.len());
-        for (idem, rendered) in &plan.idempotency {
+        let remembered = next.plan.idempotency.len();
+        let outcomes = decide_all(state, &submissions, &self.pending, &mut next.plan);
+        for (idem, rendered) in &next.plan.idempotency[remembered..] {
             let stored = StoredResponse {
                 request_hash: idem.request_hash.clone(),
                 rendered: rendered.clone(),
             };
             self.pending.insert(idem.key.clone(), stored);
-            keys.push(idem.key.clone());
+            next.keys.push(idem.key.clone());
         }
+        next.commands += batch
+            .iter()
+            .map(|j| j.submission.commands.len())
+            .sum::<usize>();
+        next.head_seq = state.head_seq;
+        next.outcomes.extend(outcomes);
+        next.jobs.extend(batch);
+    }
+
+    /// Sends a decided group on its way, pipelined behind the groups in flight.
+    async fn send(&mut self, next: Decided, inflight: &mut VecDeque<InFlight>) {
+        let Decided {
+            jobs,
+            outcomes,
+            mut plan,
+            keys,
+            commands,
+            head_seq,
+        } = next;
+        crate::metrics::METRICS
+            .batch_commands
+            .with_label_values(&[self.ledger.as_str()])
+            .observe(commands as f64);
+        // Groups go out in the order they were decided, so the open seq bucket takes
+        // their events in seq order.
+        let state = self.state.as_mut().expect("a decided group has a state");
+        let open = state
+            .open_bucket
+            .as_mut()
+            .expect("can_pipeline checked the open seq bucket");
+        super::reporting::close_buckets(open, &mut plan);
         let wrote = !plan.events.is_empty();
         let (done, linked) = if wrote {
             // The group before holds its link lock before this one's chain check can
@@ -281,7 +340,7 @@ impl LedgerTask {
             (tokio::spawn(async { Ok(()) }), None)
         };
         inflight.push_back(InFlight {
-            jobs: batch,
+            jobs,
             outcomes,
             head_seq,
             wrote,
@@ -346,6 +405,10 @@ impl LedgerTask {
                 Ok(Err(f)) if !f.uncommitted => reply_err(next.jobs, &f.error),
                 _ => retry.push(next.jobs),
             }
+        }
+        // The group decided after them, on the state that has just been dropped.
+        if let Some(next) = self.next.take() {
+            retry.push(next.jobs);
         }
         self.pending.clear();
         for jobs in retry {
@@ -462,6 +525,11 @@ impl LedgerTask {
         let loaded = started.elapsed();
         let mut plan = Plan::default();
         let outcomes = decide_all(state, submissions, &stored, &mut plan);
+        let open = state
+            .open_bucket
+            .as_mut()
+            .expect("the open seq bucket is loaded before deciding");
+        super::reporting::close_buckets(open, &mut plan);
         let decided = started.elapsed();
         // The log and the projections go out pipelined on the one connection, after
         // the ledger row that accounts reference (only in the batch that creates it).
@@ -499,6 +567,28 @@ impl LedgerTask {
         }
         self.state.as_mut().expect("state was just set")
     }
+}
+
+/// Takes from the front of `waiting` the jobs the cached state can decide, up to `room`
+/// commands.
+fn take_decidable(
+    task: &LedgerTask,
+    waiting: &mut VecDeque<Job>,
+    waiting_commands: &mut usize,
+    room: usize,
+) -> Vec<Job> {
+    let mut batch = Vec::new();
+    let mut commands = 0;
+    while let Some(job) = waiting.front() {
+        let n = job.submission.commands.len();
+        if commands + n > room || !task.can_pipeline(std::slice::from_ref(job)) {
+            break;
+        }
+        commands += n;
+        batch.push(waiting.pop_front().expect("checked"));
+    }
+    *waiting_commands -= commands;
+    batch
 }
 
 /// Answers every request of a group that did not commit with `error`.
@@ -552,11 +642,6 @@ fn decide_all(
             replayed: false,
         }));
     }
-    let open = state
-        .open_bucket
-        .as_mut()
-        .expect("the open seq bucket is loaded before deciding");
-    super::reporting::close_buckets(open, plan);
     outcomes
 }
 
