@@ -321,6 +321,21 @@ impl TestApp {
             .await
     }
 
+    /// Moves `amount` EUR from cash to supplies in a `funded_ledger`; it must succeed.
+    pub async fn pay_supplies(&self, key: &str, ledger: &str, amount: &str) {
+        let r = self
+            .transfer(
+                key,
+                ledger,
+                "assets:cash",
+                "expenses:supplies",
+                "EUR",
+                amount,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+
     pub async fn head_seq(&self, ledger: &str) -> u64 {
         let r = self
             .get(&self.admin, &format!("/v1/ledgers/{ledger}/chain/head"))

@@ -309,20 +309,10 @@ async fn the_command_rebuilds_on_the_embedded_cluster() {
     check(run().await.unwrap());
 }
 
-/// A transfer from cash to supplies whose amount varies with `n`.
+/// A payment for supplies whose amount varies with `n`.
 async fn transfer(app: &TestApp, key: &str, n: u32) {
     let amount = format!("{}.{:02}", 1 + n % 97, n % 100);
-    let r = app
-        .transfer(
-            key,
-            "halves",
-            "assets:cash",
-            "expenses:supplies",
-            "EUR",
-            &amount,
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    app.pay_supplies(key, "halves", &amount).await;
 }
 
 /// The open seq bucket's sums live in the writer's memory until its last seq, so a

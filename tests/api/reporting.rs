@@ -938,17 +938,7 @@ async fn the_whole_buckets_migration_takes_out_what_the_open_bucket_added() {
     let key = crate::helpers::funded_ledger(&app, "opened", "100000.00").await;
     for n in 0..300 {
         let amount = format!("{}.{:02}", 1 + n % 13, n % 100);
-        let r = app
-            .transfer(
-                &key,
-                "opened",
-                "assets:cash",
-                "expenses:supplies",
-                "EUR",
-                &amount,
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
+        app.pay_supplies(&key, "opened", &amount).await;
     }
     assert_eq!(app.head_seq("opened").await, 306);
     let owner = app.db.owner().await;
@@ -1008,32 +998,12 @@ async fn a_bucket_closed_by_an_event_without_postings_is_written() {
     let app = spawn_app().await;
     let key = crate::helpers::funded_ledger(&app, "edge", "1000.00").await;
     for _ in 0..249 {
-        let r = app
-            .transfer(
-                &key,
-                "edge",
-                "assets:cash",
-                "expenses:supplies",
-                "EUR",
-                "1.00",
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
+        app.pay_supplies(&key, "edge", "1.00").await;
     }
     assert_eq!(app.head_seq("edge").await, 255);
     app.open(&key, "edge", "assets:bank", "asset", json!({}))
         .await;
-    let r = app
-        .transfer(
-            &key,
-            "edge",
-            "assets:cash",
-            "expenses:supplies",
-            "EUR",
-            "1.00",
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    app.pay_supplies(&key, "edge", "1.00").await;
     let owner = app.db.owner().await;
     let cash: Vec<(i16, i64, Decimal, Decimal)> = owner
         .query(
