@@ -137,11 +137,7 @@ async fn replay(
                 .map_err(|e| corrupt(ledger, sealed.seq, &format!("cannot be replayed: {e}")))?;
             state.apply(body, sealed.seq, sealed.hash);
         }
-        let open = state
-            .open_bucket
-            .as_mut()
-            .expect("a replay from seq 1 starts with an empty open bucket");
-        close_buckets(open, &mut plan);
+        close_buckets(&mut state, &mut plan);
         let applied = started.elapsed();
         let after = rows
             .last()

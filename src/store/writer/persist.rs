@@ -60,7 +60,7 @@ const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (ledger_id, key, 
 ///
 /// One statement per combination of the parts a group may have no rows for (Merkle
 /// nodes, idempotency records, bucket rows: most groups of single entries have none of
-/// the last two), indexed by `group_parts`: an empty part still costs the database its
+/// the last two), indexed by the mask `part_in` reads: an empty part still costs the database its
 /// setup (the table opened, its constraints and conflict index readied).
 static GROUP_SQL: LazyLock<Vec<String>> =
     LazyLock::new(|| (0..1 << OPTIONAL_PARTS.len()).map(group_sql).collect());

@@ -11,7 +11,7 @@ use tokio_postgres::types::ToSql;
 use crate::core::event::EventBody;
 use crate::core::ledger::LedgerId;
 use crate::core::posting::Side;
-use crate::core::seq_buckets::OpenBucket;
+use crate::core::state::LedgerState;
 use crate::store::StoreError;
 
 use super::persist::Plan;
@@ -153,10 +153,15 @@ fn sums(plan: &Plan) -> (Sums<'_, (&'static str, NaiveDate)>, Sums<'_, (i16, i64
     (periods, buckets)
 }
 
-/// Folds the plan's events, in seq order, into the ledger's open seq bucket, keeping
-/// the buckets they close for `UPSERT_BUCKETS`. Called once a group is decided (and by
-/// a rebuild per chunk), so that an atomic batch that fails never reaches it.
-pub(crate) fn close_buckets(open: &mut OpenBucket, plan: &mut Plan) {
+/// Folds the plan's events, in seq order, into the ledger's open seq bucket (loaded
+/// before anything is decided), keeping the buckets they close for `UPSERT_BUCKETS`.
+/// Called once a group is decided (and by a rebuild per chunk), so that an atomic
+/// batch that fails never reaches it.
+pub(crate) fn close_buckets(state: &mut LedgerState, plan: &mut Plan) {
+    let open = state
+        .open_bucket
+        .as_mut()
+        .expect("the open seq bucket is loaded before deciding");
     for (sealed, body) in &plan.events {
         plan.closed_buckets
             .extend(open.add(sealed.seq, body.postings()));
@@ -386,7 +391,8 @@ mod tests {
         ) {
             let first_seq = first_bucket * BUCKET_SIZES[0] + 1;
             let mut plan = plan(&entries, first_seq);
-            close_buckets(&mut OpenBucket::default(), &mut plan);
+            let mut state = LedgerState::new(LedgerId::parse("acme").unwrap(), first_seq - 1, Hash::GENESIS);
+            close_buckets(&mut state, &mut plan);
             let whole_until = (first_seq + entries.len() as u64 - 1) / BUCKET_SIZES[0] * BUCKET_SIZES[0];
             let mut periods: Sums<(&str, NaiveDate)> = BTreeMap::new();
             let mut buckets: Sums<(i16, i64)> = BTreeMap::new();

@@ -322,11 +322,7 @@ impl LedgerTask {
         // Groups go out in the order they were decided, so the open seq bucket takes
         // their events in seq order.
         let state = self.state.as_mut().expect("a decided group has a state");
-        let open = state
-            .open_bucket
-            .as_mut()
-            .expect("can_pipeline checked the open seq bucket");
-        super::reporting::close_buckets(open, &mut plan);
+        super::reporting::close_buckets(state, &mut plan);
         let wrote = !plan.events.is_empty();
         let (done, linked) = if wrote {
             // The group before holds its link lock before this one's chain check can
@@ -527,11 +523,7 @@ impl LedgerTask {
         let loaded = started.elapsed();
         let mut plan = Plan::default();
         let outcomes = decide_all(state, submissions, &stored, &mut plan);
-        let open = state
-            .open_bucket
-            .as_mut()
-            .expect("the open seq bucket is loaded before deciding");
-        super::reporting::close_buckets(open, &mut plan);
+        super::reporting::close_buckets(state, &mut plan);
         let decided = started.elapsed();
         // The log and the projections go out pipelined on the one connection, after
         // the ledger row that accounts reference (only in the batch that creates it).
