@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod limits;
 pub mod merkle;
 pub mod money;
+pub mod months;
 pub mod posting;
 pub mod rates;
 pub mod reports;

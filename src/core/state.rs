@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -60,6 +61,9 @@ pub struct LedgerState {
     /// (`OpenBucket::add`), not `apply`, so that an atomic batch that fails leaves it
     /// alone.
     pub open_bucket: Option<OpenBucket>,
+    /// The first month without month rows (`core::months`; `None`: not loaded). The
+    /// writer moves it with each commit (`close_months`), not `apply`.
+    pub open_month: Option<NaiveDate>,
 }
 
 impl LedgerState {
@@ -83,6 +87,8 @@ impl LedgerState {
             open_bucket: head_seq
                 .is_multiple_of(BUCKET_SIZES[0])
                 .then(OpenBucket::default),
+            // Before the first event every month is open.
+            open_month: (head_seq == 0).then(crate::core::months::dawn),
         }
     }
 

@@ -28,6 +28,7 @@ pub const PROJECTIONS: &[&str] = &[
     "currencies",
     "balance_periods",
     "balance_buckets",
+    "period_bounds",
 ];
 
 /// Tables with a `ledger_id` that a rebuild leaves alone: the log and the ledger row;

@@ -125,7 +125,8 @@ async fn replay(
         }
     };
     let mut state = LedgerState::new(ledger.clone(), 0, Hash::GENESIS);
-    // Day and month sums over many chunks: each row written once, not once per chunk.
+    // Day sums over many chunks (each row written once, not once per chunk), then the
+    // month rows of the closed months.
     let mut periods = PeriodTotals::default();
     let mut plan = parse_page(fetch(0).await?, ledger.clone(), 0, Hash::GENESIS)?;
     let mut rows = fetch(last_seq(&plan)).await?;
@@ -177,7 +178,7 @@ async fn replay(
         state.reversed.clear();
         progress(state.head_seq);
     }
-    periods.flush(client, ledger).await?;
+    periods.finish(client, ledger).await?;
     Ok(state.head_seq)
 }
 

@@ -53,8 +53,9 @@ pub struct Ledger {
 const ACCOUNT_TYPE: &str =
     "(SELECT type FROM accounts a WHERE a.ledger_id = $1 AND a.code = t.account)";
 
-/// Day and month rows covering `[from, to]`: whole months from the month rows, the
-/// days at either end from the day rows — three index range scans.
+/// Day and month rows covering `[from, to]`: whole closed months from the month rows
+/// (`$2` to `$3`), the days before and after them from the day rows — three index
+/// range scans.
 const PERIOD_ROWS: &str = "SELECT account, currency, debits, credits FROM balance_periods \
        WHERE ledger_id = $1 AND kind = 'M' AND period >= $2 AND period < $3 \
      UNION ALL SELECT account, currency, debits, credits FROM balance_periods \
@@ -78,10 +79,14 @@ fn whole_months(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
     }
 }
 
-/// The earliest date the chain format can carry.
-pub fn dawn() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1, 1, 1).expect("a valid date")
+/// The whole months of `months` that have month rows, those before the open month
+/// (`core::months`): the days of the others are read from day rows.
+fn closed_months(months: (NaiveDate, NaiveDate), open_month: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let (first, end) = months;
+    (first, end.min(open_month).max(first))
 }
+
+pub use crate::core::months::dawn;
 
 /// The ledger's custom assets.
 pub async fn currencies(pool: &Pool, ledger: &LedgerId) -> Result<CurrencyBook, StoreError> {
@@ -168,7 +173,12 @@ pub async fn balances_as_of(
                 "SELECT account, {ACCOUNT_TYPE}, currency, sum(debits), sum(credits) FROM ({PERIOD_ROWS}) t \
                  GROUP BY account, currency ORDER BY account, currency"
             );
-            let (m1, m2) = whole_months(dawn(), day);
+            const OPEN_MONTH: &str = "SELECT open_from FROM period_bounds WHERE ledger_id = $1";
+            let open_month = tx
+                .query_opt(OPEN_MONTH, &[&l])
+                .await?
+                .map_or_else(dawn, |r| r.get(0));
+            let (m1, m2) = closed_months(whole_months(dawn(), day), open_month);
             tx.query(&sql, &[&l, &m1, &m2, &dawn(), &day])
                 .await?
                 .iter()
@@ -307,6 +317,25 @@ mod tests {
         assert_eq!(
             whole_months(dawn(), d("2026-03-31")),
             (dawn(), d("2026-04-01"))
+        );
+    }
+
+    #[test]
+    fn months_from_the_open_month_on_are_read_as_days() {
+        let months = (d("2026-02-01"), d("2026-06-01"));
+        assert_eq!(closed_months(months, d("2026-09-01")), months);
+        assert_eq!(
+            closed_months(months, d("2026-04-01")),
+            (d("2026-02-01"), d("2026-04-01"))
+        );
+        // None closed: the days cover the whole range.
+        assert_eq!(
+            closed_months(months, d("2026-01-01")),
+            (d("2026-02-01"), d("2026-02-01"))
+        );
+        assert_eq!(
+            closed_months(months, dawn()),
+            (d("2026-02-01"), d("2026-02-01"))
         );
     }
 }

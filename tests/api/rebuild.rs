@@ -14,11 +14,12 @@ mod workload;
 use chainbook::core::ledger::LedgerId;
 use chainbook::store::projections::{PROJECTIONS, SOURCE_TABLES};
 use chainbook::store::rebuild::{rebuild, RebuildReport};
+use chrono::NaiveDate;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::json;
 
-use crate::helpers::{funded_ledger, spawn_app, spawn_app_on, TestApp, TestDatabase};
+use crate::helpers::{entry, funded_ledger, spawn_app, spawn_app_on, Reply, TestApp, TestDatabase};
 use crate::processes::Service;
 use crate::shop::shop;
 use workload::{random_entry, workload};
@@ -357,4 +358,185 @@ async fn a_writer_starting_inside_a_seq_bucket_closes_it_with_the_postings_befor
     let report = rebuild_in_chunks(&first, "halves", 100).await;
     assert_identical(&report);
     assert_eq!(snapshot(&first, "halves").await, live);
+}
+
+/// Moves `amount` EUR from capital to cash, effective on `date`.
+async fn fund_on(app: &TestApp, key: &str, ledger: &str, amount: &str, date: &str) -> Reply {
+    let mut body = entry(&[
+        ("assets:cash", "EUR", "debit", amount),
+        ("equity:capital", "EUR", "credit", amount),
+    ]);
+    body["effective_date"] = json!(date);
+    app.post(key, &format!("/v1/ledgers/{ledger}/transactions"), &body)
+        .await
+}
+
+/// The month rows of `ledger` (month, account, debits, credits) and its open month.
+async fn month_rows(app: &TestApp, ledger: &str) -> (Vec<String>, Option<NaiveDate>) {
+    let owner = app.db.owner().await;
+    let rows = owner
+        .query(
+            "SELECT to_jsonb(t)::text FROM balance_periods t \
+             WHERE ledger_id = $1 AND kind = 'M' ORDER BY period, account, currency",
+            &[&ledger],
+        )
+        .await
+        .unwrap();
+    let open = owner
+        .query_opt(
+            "SELECT open_from FROM period_bounds WHERE ledger_id = $1",
+            &[&ledger],
+        )
+        .await
+        .unwrap();
+    (
+        rows.iter().map(|r| r.get(0)).collect(),
+        open.map(|r| r.get(0)),
+    )
+}
+
+/// Cash as of each of `days`.
+async fn cash_as_of(app: &TestApp, ledger: &str, days: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for day in days {
+        let r = app
+            .get(
+                &app.admin,
+                &format!("/v1/ledgers/{ledger}/balances?as_of={day}"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let cash = r.body["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["account"] == "assets:cash")
+            .map_or("none".to_owned(), |b| {
+                b["balance"].as_str().unwrap().to_owned()
+            });
+        out.push(cash);
+    }
+    out
+}
+
+/// Month rows exist only for the months before the open month, the month of the
+/// latest record in the log; a balance at a date adds up the day rows from there on.
+/// Here the open month is moved back by hand (and the month rows from it on taken
+/// out), as if the log's last commit had been in November 2025: a writer then first
+/// writes the month rows of the months its commit closes, each the sum of the month's
+/// day rows, whether the commit goes out on the locked path or pipelined behind a
+/// cached state, and the rows are those a rebuild from the log gives.
+#[tokio::test]
+async fn a_commit_in_a_later_month_writes_the_rows_of_the_months_it_closes() {
+    let app = spawn_app().await;
+    let key = funded_ledger(&app, "months", "1000.00").await;
+    let today = chrono::Utc::now().date_naive();
+    let this_month = chainbook::core::months::month_of(today);
+    for (amount, date) in [
+        ("1.00", "2025-10-15"),
+        ("2.00", "2025-11-30"),
+        ("4.00", "2025-12-01"),
+        ("8.00", "2026-02-10"),
+        ("16.00", "2031-01-01"),
+    ] {
+        let r = fund_on(&app, &key, "months", amount, date).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let (live, open) = month_rows(&app, "months").await;
+    assert_eq!(open, Some(this_month));
+    let months: BTreeSet<NaiveDate> = live
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(r).unwrap()["period"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    // The funding and the entry of 2031 are in open months: day rows only.
+    let closed: BTreeSet<NaiveDate> = ["2025-10-01", "2025-11-01", "2025-12-01", "2026-02-01"]
+        .iter()
+        .map(|d| d.parse().unwrap())
+        .filter(|d| *d < this_month)
+        .collect();
+    assert_eq!(months, closed);
+    let days = [
+        "2025-10-14",
+        "2025-11-29",
+        "2025-11-30",
+        "2026-01-31",
+        "2026-02-28",
+        &today.to_string(),
+        "2030-12-31",
+        "2031-01-01",
+    ];
+    let balances = cash_as_of(&app, "months", &days).await;
+    assert_eq!(
+        balances[..5],
+        ["none", "1.00", "3.00", "7.00", "15.00"],
+        "{balances:?}"
+    );
+    assert_eq!(balances[5..], ["1015.00", "1015.00", "1031.00"]);
+
+    let november = || NaiveDate::from_ymd_opt(2025, 11, 1).unwrap();
+    let back_to_november = || async {
+        let owner = app.db.owner().await;
+        owner
+            .batch_execute(
+                "UPDATE period_bounds SET open_from = '2025-11-01' WHERE ledger_id = 'months'; \
+                 DELETE FROM balance_periods WHERE ledger_id = 'months' AND kind = 'M' \
+                   AND period >= '2025-11-01';",
+            )
+            .await
+            .unwrap();
+    };
+    back_to_november().await;
+    assert_ne!(month_rows(&app, "months").await.0, live);
+    // Read from the day rows, the balances are the same.
+    assert_eq!(cash_as_of(&app, "months", &days).await, balances);
+
+    // Locked path: a second service's first commit loads the open month and closes
+    // the months since.
+    let second = spawn_app_on(TestDatabase::reuse(&app.db)).await;
+    let r = fund_on(&second, &key, "months", "32.00", "2025-11-15").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let after_locked = month_rows(&app, "months").await;
+    assert_eq!(after_locked.1, Some(this_month));
+    let with_32 = cash_as_of(&app, "months", &days).await;
+    assert_eq!(
+        with_32[..4],
+        ["none", "33.00", "35.00", "39.00"],
+        "{with_32:?}"
+    );
+    let live = snapshot(&app, "months").await;
+    assert_identical(&rebuild_in_chunks(&app, "months", 3).await);
+    assert_eq!(snapshot(&app, "months").await, live);
+
+    // Pipelined: a third service's first batch is refused (it would overdraw cash),
+    // so it loads the state (open month November again) and appends nothing; the
+    // next entry goes out pipelined on that state and closes the months.
+    back_to_november().await;
+    let third = spawn_app_on(TestDatabase::reuse(&app.db)).await;
+    let overdraw = entry(&[
+        ("equity:capital", "EUR", "debit", "100000.00"),
+        ("assets:cash", "EUR", "credit", "100000.00"),
+    ]);
+    let refused = third
+        .post(&key, "/v1/ledgers/months/transactions", &overdraw)
+        .await;
+    refused.assert_problem(409, "overdraft");
+    assert_eq!(month_rows(&app, "months").await.1, Some(november()));
+    let r = fund_on(&third, &key, "months", "64.00", "2025-12-24").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(month_rows(&app, "months").await.1, Some(this_month));
+    let with_64 = cash_as_of(&app, "months", &days).await;
+    assert_eq!(
+        with_64[..5],
+        ["none", "33.00", "35.00", "103.00", "111.00"],
+        "{with_64:?}"
+    );
+    let live = snapshot(&app, "months").await;
+    assert_identical(&rebuild_in_chunks(&app, "months", 1_000).await);
+    assert_eq!(snapshot(&app, "months").await, live);
 }

@@ -991,6 +991,81 @@ async fn the_whole_buckets_migration_takes_out_what_the_open_bucket_added() {
     assert_eq!(rows().await, whole);
 }
 
+/// `sql/V0016` keeps month rows for closed months only: where the writer before it
+/// had added every entry to its month's row as well as to its day's, the migration
+/// leaves the rows the writer now leaves, and the open month it now keeps.
+#[tokio::test]
+async fn the_closed_months_migration_takes_out_the_rows_of_open_months() {
+    let app = spawn_app().await;
+    let key = crate::helpers::funded_ledger(&app, "monthly", "1000.00").await;
+    for (amount, date) in [
+        ("1.00", "2025-06-30"),
+        ("2.00", "2025-07-01"),
+        ("4.00", "2031-01-01"),
+    ] {
+        post(
+            &app,
+            &key,
+            "monthly",
+            ("assets:cash", "equity:capital", "EUR", amount, date),
+        )
+        .await;
+    }
+    let owner = app.db.owner().await;
+    let rows = || async {
+        let periods = owner
+            .query(
+                "SELECT to_jsonb(t)::text FROM balance_periods t WHERE ledger_id = 'monthly' \
+                 ORDER BY kind, period, account",
+                &[],
+            )
+            .await
+            .unwrap();
+        let bounds = owner
+            .query("SELECT to_jsonb(t)::text FROM period_bounds t", &[])
+            .await
+            .unwrap();
+        periods
+            .iter()
+            .chain(&bounds)
+            .map(|r| r.get(0))
+            .collect::<Vec<String>>()
+    };
+    let now = rows().await;
+    let months = now.iter().filter(|r| r.contains(r#""kind": "M""#)).count();
+    // June and July 2025, for cash and capital; the funding (this month) and 2031 open.
+    assert_eq!(months, 4, "{now:#?}");
+    // What the writer before V0016 held: a month row for every month, no open month.
+    owner
+        .batch_execute(
+            "DROP TABLE period_bounds; \
+             INSERT INTO balance_periods \
+               SELECT ledger_id, 'M', period - (extract(day FROM period)::int - 1), account, \
+                      currency, sum(debits), sum(credits) \
+               FROM balance_periods WHERE ledger_id = 'monthly' AND kind = 'D' \
+                 AND period >= date_trunc('month', now() AT TIME ZONE 'UTC')::date \
+               GROUP BY 1, 3, 4, 5;",
+        )
+        .await
+        .unwrap();
+    let month_rows = owner
+        .query_one(
+            "SELECT count(*) FROM balance_periods WHERE ledger_id = 'monthly' AND kind = 'M'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(month_rows, 8);
+
+    let migration = include_str!("../../sql/V0016__month_rows_for_closed_months.sql");
+    owner
+        .batch_execute(&format!("BEGIN; {migration} COMMIT;"))
+        .await
+        .unwrap();
+    assert_eq!(rows().await, now);
+}
+
 /// A seq bucket whose last seq is an event with no postings (here an account opened)
 /// is written all the same, with the postings of the seqs before it.
 #[tokio::test]

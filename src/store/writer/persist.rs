@@ -33,6 +33,12 @@ pub(crate) struct Plan {
     /// Leave `balance_periods` out: a rebuild sums them over many chunks
     /// (`reporting::PeriodTotals`) and writes each row once.
     pub(crate) skip_periods: bool,
+    /// The ledger's open month once the events commit (`reporting::close_months`):
+    /// they add to month rows of the months before it only.
+    pub(crate) open_month: Option<chrono::NaiveDate>,
+    /// The open month before the events, when they move it: the month rows of the
+    /// months from it to `open_month` are written first (`reporting::CLOSE_MONTHS`).
+    pub(crate) closes_from: Option<chrono::NaiveDate>,
 }
 
 const INSERT_EVENTS: &str = "INSERT INTO events (ledger_id, seq, id, type, recorded_at, prev_hash, hash, canonical, reverses) \
@@ -114,6 +120,7 @@ pub(super) fn pipelined_statements() -> impl Iterator<Item = &'static str> {
         .iter()
         .map(String::as_str)
         .chain(ROW_STATEMENTS.map(|(_, sql)| sql))
+        .chain([super::reporting::CLOSE_MONTHS])
 }
 
 /// `sql` with its parameters `$2`, `$3`, … moved up to follow the `used` parameters of

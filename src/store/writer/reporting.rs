@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use deadpool_postgres::ClientWrapper;
 use rust_decimal::Decimal;
 use tokio_postgres::types::ToSql;
 
 use crate::core::event::EventBody;
 use crate::core::ledger::LedgerId;
+use crate::core::months;
 use crate::core::posting::Side;
 use crate::core::state::LedgerState;
 use crate::store::StoreError;
@@ -24,6 +25,18 @@ pub(super) const UPSERT_PERIODS: &str = "INSERT INTO balance_periods (ledger_id,
      SELECT $1, * FROM unnest($2::text[], $3::date[], $4::text[], $5::text[], $6::numeric[], $7::numeric[]) \
      ON CONFLICT (ledger_id, kind, period, account, currency) DO UPDATE SET \
      debits = balance_periods.debits + EXCLUDED.debits, credits = balance_periods.credits + EXCLUDED.credits";
+/// The month rows of the months a commit closes (from `$2` up to the new open month
+/// `$3`), each the sum of its day rows, and the ledger's new open month. Those months
+/// had no month rows; one already there means the rows are not what this code wrote,
+/// and the commit fails rather than count it twice. Sent before the commit's own
+/// rows, on a transaction that sees every earlier commit's day rows.
+pub(crate) const CLOSE_MONTHS: &str = "WITH bound AS ( \
+       INSERT INTO period_bounds (ledger_id, open_from) VALUES ($1, $3) \
+       ON CONFLICT (ledger_id) DO UPDATE SET open_from = EXCLUDED.open_from) \
+     INSERT INTO balance_periods (ledger_id, kind, period, account, currency, debits, credits) \
+     SELECT $1, 'M', period - (extract(day FROM period)::int - 1), account, currency, sum(debits), sum(credits) \
+     FROM balance_periods WHERE ledger_id = $1 AND kind = 'D' AND period >= $2 AND period < $3 \
+     GROUP BY 3, account, currency";
 pub(super) const UPSERT_BUCKETS: &str = "INSERT INTO balance_buckets (ledger_id, level, bucket, account, currency, debits, credits) \
      SELECT $1, * FROM unnest($2::int2[], $3::int8[], $4::text[], $5::text[], $6::numeric[], $7::numeric[]) \
      ON CONFLICT (ledger_id, level, bucket, account, currency) DO UPDATE SET \
@@ -123,17 +136,24 @@ fn sums(plan: &Plan) -> (Sums<'_, (&'static str, NaiveDate)>, Sums<'_, (i16, i64
         }
     }
     let mut periods: Sums<(&str, NaiveDate)> = BTreeMap::new();
+    debug_assert!(
+        plan.open_month.is_some() || plan.skip_periods,
+        "close_months runs before a plan's period rows are summed"
+    );
+    let open_month = plan.open_month.unwrap_or_else(months::dawn);
     for ((account, currency, day), (debits, credits)) in fine {
-        let month = day.with_day(1).expect("every month has a first day");
         add(&mut periods, ("D", day), account, currency, debits, credits);
-        add(
-            &mut periods,
-            ("M", month),
-            account,
-            currency,
-            debits,
-            credits,
-        );
+        if months::has_month_row(day, open_month) {
+            let month = months::month_of(day);
+            add(
+                &mut periods,
+                ("M", month),
+                account,
+                currency,
+                debits,
+                credits,
+            );
+        }
     }
     let mut buckets: Sums<(i16, i64)> = BTreeMap::new();
     for closed in &plan.closed_buckets {
@@ -166,6 +186,40 @@ pub(crate) fn close_buckets(state: &mut LedgerState, plan: &mut Plan) {
         plan.closed_buckets
             .extend(open.add(sealed.seq, body.postings()));
     }
+}
+
+/// Moves the ledger's open month (`core::months`) past the months the plan's events
+/// were recorded in, keeping in the plan where it was (for `CLOSE_MONTHS`) and where
+/// it is now (for its own month rows). Called once a group is decided, like
+/// `close_buckets`, and again as more is decided into the same group.
+pub(crate) fn close_months(state: &mut LedgerState, plan: &mut Plan) {
+    let open = state
+        .open_month
+        .expect("the open month is loaded before deciding");
+    let now = months::open_month_after(open, plan.events.iter().map(|(e, _)| e.recorded_at));
+    if now > open && plan.closes_from.is_none() {
+        plan.closes_from = Some(open);
+    }
+    state.open_month = Some(now);
+    plan.open_month = Some(now);
+}
+
+/// Writes the month rows of the months the plan closes (`CLOSE_MONTHS`), if any.
+pub(super) async fn write_closed_months(
+    client: &ClientWrapper,
+    ledger: &LedgerId,
+    plan: &Plan,
+) -> Result<(), StoreError> {
+    let (Some(from), Some(to)) = (plan.closes_from, plan.open_month) else {
+        return Ok(());
+    };
+    client
+        .execute(
+            &client.prepare_cached(CLOSE_MONTHS).await?,
+            &[&ledger.as_str(), &from, &to],
+        )
+        .await?;
+    Ok(())
 }
 
 /// The rows `UPSERT_PERIODS` and `UPSERT_BUCKETS` take for a plan (no periods when it
@@ -232,6 +286,8 @@ pub(super) async fn persist(
             )
             .await?;
     }
+    // Before the plan's own month rows, which add to those of the months it closes.
+    write_closed_months(client, ledger, plan).await?;
     // A group with no postings may still close a bucket (its last seq opens an
     // account, say), and a group of entries mostly closes none.
     let p = SumColumns::from(&periods);
@@ -262,38 +318,42 @@ pub(super) async fn persist(
     Ok(())
 }
 
-/// Day and month sums carried over many chunks of a replayed log, so that each row of
+/// Day sums carried over many chunks of a replayed log, so that each day row of
 /// `balance_periods` is written once rather than once per chunk. `flush` writes (and
-/// forgets) what is held; a rebuild flushes whenever it holds more than a bound.
-#[derive(Default)]
+/// forgets) what is held; a rebuild flushes whenever it holds more than a bound, and
+/// `finish`es with the month rows, summed from the day rows of the months before the
+/// open month the log ends in: the rows the writer leaves, however its commits fell.
 pub(crate) struct PeriodTotals {
-    sums: BTreeMap<(&'static str, NaiveDate, String, String), (Decimal, Decimal)>,
+    sums: BTreeMap<(NaiveDate, String, String), (Decimal, Decimal)>,
+    open_month: NaiveDate,
+}
+
+impl Default for PeriodTotals {
+    fn default() -> Self {
+        Self {
+            sums: BTreeMap::new(),
+            open_month: months::dawn(),
+        }
+    }
 }
 
 impl PeriodTotals {
     pub(crate) fn add(&mut self, plan: &Plan) {
         for (sealed, body) in &plan.events {
-            let postings = body.postings();
-            if postings.is_empty() {
-                continue;
-            }
+            self.open_month = months::open_month_after(self.open_month, [sealed.recorded_at]);
             let day = body.effective_date(sealed.recorded_at);
-            let month = day.with_day(1).expect("every month has a first day");
-            for p in postings {
-                for key in [("D", day), ("M", month)] {
-                    let entry = self
-                        .sums
-                        .entry((
-                            key.0,
-                            key.1,
-                            p.account().to_string(),
-                            p.currency().code().to_string(),
-                        ))
-                        .or_default();
-                    match p.side() {
-                        Side::Debit => entry.0 += p.amount().value(),
-                        Side::Credit => entry.1 += p.amount().value(),
-                    }
+            for p in body.postings() {
+                let entry = self
+                    .sums
+                    .entry((
+                        day,
+                        p.account().to_string(),
+                        p.currency().code().to_string(),
+                    ))
+                    .or_default();
+                match p.side() {
+                    Side::Debit => entry.0 += p.amount().value(),
+                    Side::Credit => entry.1 += p.amount().value(),
                 }
             }
         }
@@ -314,11 +374,8 @@ impl PeriodTotals {
         let borrowed: Sums<(&str, NaiveDate)> = self
             .sums
             .iter()
-            .map(|((kind, period, account, currency), sums)| {
-                (
-                    ((*kind, *period), account.as_str(), currency.as_str()),
-                    *sums,
-                )
+            .map(|((day, account, currency), sums)| {
+                ((("D", *day), account.as_str(), currency.as_str()), *sums)
             })
             .collect();
         let c = SumColumns::from(&borrowed);
@@ -330,6 +387,21 @@ impl PeriodTotals {
             .await?;
         self.sums.clear();
         Ok(())
+    }
+
+    /// Flushes the day sums, then writes the month rows of every closed month.
+    pub(crate) async fn finish(
+        mut self,
+        client: &ClientWrapper,
+        ledger: &LedgerId,
+    ) -> Result<(), StoreError> {
+        self.flush(client, ledger).await?;
+        let plan = Plan {
+            closes_from: (self.open_month > months::dawn()).then(months::dawn),
+            open_month: Some(self.open_month),
+            ..Plan::default()
+        };
+        write_closed_months(client, ledger, &plan).await
     }
 }
 
@@ -382,15 +454,19 @@ mod tests {
 
     proptest! {
         /// Summing through the finest grain first gives every period row the sum of
-        /// exactly the postings that fall in it, and every bucket row that of the
-        /// postings of the whole level-0 buckets in it.
+        /// exactly the postings that fall in it (a month row only for a month before
+        /// the open month), and every bucket row that of the postings of the whole
+        /// level-0 buckets in it.
         #[test]
         fn sums_equal_adding_each_posting_to_each_of_its_rows(
             entries in prop::collection::vec((0..4usize, 0..4usize, 0..2usize, 1i64..1_000_000, 0..4u32), 0..700),
             first_bucket in 0u64..2_400,
+            open_month in 0..3u32,
         ) {
             let first_seq = first_bucket * BUCKET_SIZES[0] + 1;
             let mut plan = plan(&entries, first_seq);
+            let open_month = NaiveDate::from_ymd_opt(2026, 1 + open_month, 1).unwrap();
+            plan.open_month = Some(open_month);
             let mut state = LedgerState::new(LedgerId::parse("acme").unwrap(), first_seq - 1, Hash::GENESIS);
             close_buckets(&mut state, &mut plan);
             let whole_until = (first_seq + entries.len() as u64 - 1) / BUCKET_SIZES[0] * BUCKET_SIZES[0];
@@ -405,7 +481,9 @@ mod tests {
                         Side::Credit => (Decimal::ZERO, p.amount().value()),
                     };
                     add(&mut periods, ("D", day), a, c, d, cr);
-                    add(&mut periods, ("M", day.with_day(1).unwrap()), a, c, d, cr);
+                    if day < open_month {
+                        add(&mut periods, ("M", months::month_of(day)), a, c, d, cr);
+                    }
                     if sealed.seq > whole_until {
                         continue;
                     }

@@ -125,7 +125,12 @@ async fn write_group(
         };
         let rows = async {
             if alone {
-                persist::write_group(&client, &ledger, &plan).await
+                // Both sent before COMMIT, in this order.
+                futures_util::try_join!(
+                    super::reporting::write_closed_months(&client, &ledger, &plan),
+                    persist::write_group(&client, &ledger, &plan)
+                )
+                .map(|_| ())
             } else {
                 futures_util::try_join!(
                     persist::write_log(&client, &ledger, &plan),
@@ -201,8 +206,12 @@ impl LedgerTask {
             // group in flight only once it holds enough to be worth a transaction of
             // its own (small groups are cheaper gathered into the next one).
             if let Some(next) = &self.next {
+                // One that closes a month sums the month's day rows, so it waits
+                // for every group before it to commit them.
                 if inflight.is_empty()
-                    || (inflight.len() < PIPELINE_DEPTH && next.commands >= PIPELINE_MIN_COMMANDS)
+                    || (inflight.len() < PIPELINE_DEPTH
+                        && next.commands >= PIPELINE_MIN_COMMANDS
+                        && next.plan.closes_from.is_none())
                 {
                     let next = self.next.take().expect("checked");
                     self.send(next, &mut inflight).await;
@@ -288,6 +297,9 @@ impl LedgerTask {
         let submissions: Vec<&Submission> = batch.iter().map(|j| &*j.submission).collect();
         let remembered = next.plan.idempotency.len();
         let outcomes = decide_all(state, &submissions, &self.pending, &mut next.plan);
+        // Here rather than in `send`, which closes the seq buckets: whether the group
+        // closes a month decides when it may go out.
+        super::reporting::close_months(state, &mut next.plan);
         for (idem, rendered) in &next.plan.idempotency[remembered..] {
             let stored = StoredResponse {
                 request_hash: idem.request_hash.clone(),
@@ -332,6 +344,10 @@ impl LedgerTask {
             }
             let (tx, rx) = oneshot::channel();
             let alone = inflight.is_empty();
+            debug_assert!(
+                alone || plan.closes_from.is_none(),
+                "a group closing a month waits"
+            );
             let group = write_group(self.pool.clone(), self.ledger.clone(), plan, alone, tx);
             (tokio::spawn(group), Some(rx))
         } else {
@@ -358,6 +374,7 @@ impl LedgerTask {
         state.currencies.is_some()
             && state.merkle.is_some()
             && state.open_bucket.is_some()
+            && state.open_month.is_some()
             && batch.iter().flat_map(|j| &j.submission.commands).all(|c| {
                 matches!(c, Command::PostEntry { .. })
                     && c.accounts().all(|a| state.accounts.contains_key(a))
@@ -513,6 +530,9 @@ impl LedgerTask {
         if state.open_bucket.is_none() {
             load::open_bucket(client, state).await?;
         }
+        if state.open_month.is_none() {
+            load::open_month(client, state).await?;
+        }
         let locked = started.elapsed();
         let commands = || submissions.iter().flat_map(|s| &s.commands);
         let commerce_accounts = commerce::load(client, state, commands()).await?;
@@ -524,6 +544,7 @@ impl LedgerTask {
         let mut plan = Plan::default();
         let outcomes = decide_all(state, submissions, &stored, &mut plan);
         super::reporting::close_buckets(state, &mut plan);
+        super::reporting::close_months(state, &mut plan);
         let decided = started.elapsed();
         // The log and the projections go out pipelined on the one connection, after
         // the ledger row that accounts reference (only in the batch that creates it).
