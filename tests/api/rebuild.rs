@@ -540,3 +540,53 @@ async fn a_commit_in_a_later_month_writes_the_rows_of_the_months_it_closes() {
     assert_identical(&rebuild_in_chunks(&app, "months", 1_000).await);
     assert_eq!(snapshot(&app, "months").await, live);
 }
+
+/// Requests that arrive together are decided into groups that go out behind one
+/// another, each storing its log rows while the one before commits and its upserts
+/// once it has (`persist::GroupForm::Behind`): batches of 40 and single entries, many
+/// at once, leave the projections a rebuild from the log gives, and every entry counted.
+#[tokio::test]
+async fn groups_sent_behind_one_another_leave_what_a_rebuild_gives() {
+    let app = spawn_app().await;
+    let s = shop(&app, "crowd").await;
+    workload(&s, 5, 40).await;
+    let head = app.head_seq("crowd").await;
+    let path = "/v1/ledgers/crowd/transactions";
+    let batch_path = format!("{path}/batch");
+    let mut rng = StdRng::seed_from_u64(17);
+    let mut posted = 0;
+    for _ in 0..6 {
+        let batches: Vec<_> = (0..8)
+            .map(|_| {
+                let entries: Vec<_> = (0..40).map(|_| random_entry(&mut rng)).collect();
+                json!({"atomic": false, "entries": entries})
+            })
+            .collect();
+        let singles: Vec<_> = (0..40).map(|_| random_entry(&mut rng)).collect();
+        let (batch_replies, single_replies) = futures_util::join!(
+            futures_util::future::join_all(batches.iter().map(|b| app.post(
+                &s.key,
+                &batch_path,
+                b
+            ))),
+            futures_util::future::join_all(singles.iter().map(|e| app.post(&s.key, path, e)))
+        );
+        for r in batch_replies {
+            assert_eq!(r.status, 200, "{}", r.text);
+            for item in r.body["results"].as_array().unwrap() {
+                assert_eq!(item["status"], 201, "{item}");
+                posted += 1;
+            }
+        }
+        for r in single_replies {
+            assert_eq!(r.status, 201, "{}", r.text);
+            posted += 1;
+        }
+    }
+    assert_eq!(posted, 6 * (8 * 40 + 40));
+    assert_eq!(app.head_seq("crowd").await, head + posted);
+    let live = snapshot(&app, "crowd").await;
+    assert_identical(&rebuild_in_chunks(&app, "crowd", 500).await);
+    assert_eq!(snapshot(&app, "crowd").await, live);
+    assert!(app.verify("crowd").await.ok());
+}

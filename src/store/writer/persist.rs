@@ -66,10 +66,16 @@ const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (ledger_id, key, 
 ///
 /// One statement per combination of the parts a group may have no rows for (Merkle
 /// nodes, idempotency records, bucket rows: most groups of single entries have none of
-/// the last two), indexed by the mask `part_in` reads: an empty part still costs the database its
-/// setup (the table opened, its constraints and conflict index readied).
-static GROUP_SQL: LazyLock<Vec<String>> =
-    LazyLock::new(|| (0..1 << OPTIONAL_PARTS.len()).map(group_sql).collect());
+/// the last two), indexed by the mask `part_in` reads: an empty part still costs the
+/// database its setup (the table opened, its constraints and conflict index readied).
+static GROUP_SQL: LazyLock<Vec<String>> = LazyLock::new(|| forms(&ALL_PARTS));
+
+/// The same rows in two statements, for a group sent behind another still in flight
+/// (`GroupForm::Behind`): the log's rows first (Merkle nodes, idempotency records,
+/// events), whose chain check waits for that group to commit, then the upserts, which
+/// so never wait for a row that group still holds. Indexed like `GROUP_SQL`.
+static BEHIND_LOG_SQL: LazyLock<Vec<String>> = LazyLock::new(|| forms(&LOG_PARTS));
+static BEHIND_UPSERT_SQL: LazyLock<Vec<String>> = LazyLock::new(|| forms(&UPSERT_PARTS));
 
 /// The statements of a pipelined group's rows, in `GROUP_SQL`'s order (its parameters
 /// follow this order too), with the name of each one's CTE.
@@ -82,28 +88,54 @@ const ROW_STATEMENTS: [(&str, &str); 6] = [
     ("events", INSERT_EVENTS),
 ];
 
-/// The parts of `ROW_STATEMENTS` (by index) that `GROUP_SQL` leaves out when empty.
+/// The parts of `ROW_STATEMENTS` (by index) that a statement leaves out when empty.
 const OPTIONAL_PARTS: [usize; 3] = [0, 1, 4];
+/// The parts of each form's statements, the main statement last (never optional).
+const ALL_PARTS: [usize; 6] = [0, 1, 2, 3, 4, 5];
+const LOG_PARTS: [usize; 3] = [0, 1, 5];
+const UPSERT_PARTS: [usize; 3] = [4, 3, 2];
 
-/// The `GROUP_SQL` of the parts in `mask` (bit `i` for `OPTIONAL_PARTS[i]`), the events
-/// insert last, as the main statement.
-fn group_sql(mask: usize) -> String {
+/// Which statements carry a pipelined group's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum GroupForm {
+    /// Nothing in flight before it: `GROUP_SQL`.
+    Alone,
+    /// Behind a group in flight: `BEHIND_LOG_SQL`, then `BEHIND_UPSERT_SQL`.
+    Behind,
+}
+
+/// A statement of `parts` per mask of `OPTIONAL_PARTS`.
+fn forms(parts: &[usize]) -> Vec<String> {
+    (0..1 << OPTIONAL_PARTS.len())
+        .map(|mask| statement_sql(mask, parts))
+        .collect()
+}
+
+/// The statement of the `parts` in `mask` (bit `i` for `OPTIONAL_PARTS[i]`): the last
+/// as the main statement, the others as CTEs.
+fn statement_sql(mask: usize, parts: &[usize]) -> String {
+    let included: Vec<usize> = parts
+        .iter()
+        .copied()
+        .filter(|&p| part_in(mask, p))
+        .collect();
+    let (main, ctes) = included
+        .split_last()
+        .expect("a statement's last part is never optional");
     let mut used = 1;
-    let mut ctes = Vec::new();
-    let mut main = String::new();
-    for (i, (name, sql)) in ROW_STATEMENTS.iter().enumerate() {
-        if !part_in(mask, i) {
-            continue;
-        }
+    let mut with = Vec::new();
+    for &i in ctes {
+        let (name, sql) = ROW_STATEMENTS[i];
         let (renumbered, params) = renumber(sql, used);
         used += params;
-        if i + 1 == ROW_STATEMENTS.len() {
-            main = renumbered;
-        } else {
-            ctes.push(format!("{name} AS ({renumbered})"));
-        }
+        with.push(format!("{name} AS ({renumbered})"));
     }
-    format!("WITH {} {main}", ctes.join(", "))
+    let (main, _) = renumber(ROW_STATEMENTS[*main].1, used);
+    if with.is_empty() {
+        main
+    } else {
+        format!("WITH {} {main}", with.join(", "))
+    }
 }
 
 fn part_in(mask: usize, part: usize) -> bool {
@@ -113,13 +145,12 @@ fn part_in(mask: usize, part: usize) -> bool {
         .is_none_or(|bit| mask & (1 << bit) != 0)
 }
 
-/// Every statement a pipelined group of journal entries may send, in either form (one
-/// statement, or the ordered statements behind another group).
+/// Every statement a pipelined group of journal entries may send, in either form.
 pub(super) fn pipelined_statements() -> impl Iterator<Item = &'static str> {
-    GROUP_SQL
-        .iter()
+    [&*GROUP_SQL, &*BEHIND_LOG_SQL, &*BEHIND_UPSERT_SQL]
+        .into_iter()
+        .flatten()
         .map(String::as_str)
-        .chain(ROW_STATEMENTS.map(|(_, sql)| sql))
         .chain([super::reporting::CLOSE_MONTHS])
 }
 
@@ -161,12 +192,13 @@ pub(super) fn params<'a>(
     all
 }
 
-/// Writes a pipelined group's rows (`GROUP_SQL`), leaving out the optional parts it
-/// has no rows for.
+/// Writes a pipelined group's rows in `form`, leaving out the optional parts it has
+/// no rows for.
 pub(super) async fn write_group(
     client: &ClientWrapper,
     ledger: &LedgerId,
     plan: &Plan,
+    form: GroupForm,
 ) -> Result<(), StoreError> {
     let l = ledger.as_str();
     let (levels, idxs, hashes) = crate::store::merkle::stored_columns(&plan.merkle_nodes);
@@ -193,16 +225,36 @@ pub(super) async fn write_group(
         .iter()
         .enumerate()
         .fold(0, |mask, (bit, &rows)| mask | (usize::from(rows) << bit));
-    let included: Vec<&[&(dyn ToSql + Sync)]> = parts
-        .into_iter()
-        .enumerate()
-        .filter(|&(i, _)| part_in(mask, i))
-        .map(|(_, part)| part)
-        .collect();
-    let params = params(&l, &included);
-    client
-        .execute(&client.prepare_cached(&GROUP_SQL[mask]).await?, &params)
-        .await?;
+    let params_of = |of: &[usize]| {
+        let included: Vec<&[&(dyn ToSql + Sync)]> = of
+            .iter()
+            .filter(|&&i| part_in(mask, i))
+            .map(|&i| parts[i])
+            .collect();
+        params(&l, &included)
+    };
+    match form {
+        GroupForm::Alone => {
+            client
+                .execute(
+                    &client.prepare_cached(&GROUP_SQL[mask]).await?,
+                    &params_of(&ALL_PARTS),
+                )
+                .await?;
+        }
+        GroupForm::Behind => {
+            let (log, upserts) = (params_of(&LOG_PARTS), params_of(&UPSERT_PARTS));
+            // Both prepared: sent in this order as try_join first polls them.
+            let (log_sql, upsert_sql) = futures_util::try_join!(
+                client.prepare_cached(&BEHIND_LOG_SQL[mask]),
+                client.prepare_cached(&BEHIND_UPSERT_SQL[mask])
+            )?;
+            futures_util::try_join!(
+                client.execute(&log_sql, &log),
+                client.execute(&upsert_sql, &upserts)
+            )?;
+        }
+    }
     Ok(())
 }
 
@@ -596,5 +648,36 @@ mod tests {
         }
         // Nodes, keys and buckets are the parts left out.
         assert_eq!(parameters(&GROUP_SQL[0]).len(), 33 - 3 - 4 - 6);
+    }
+
+    /// Behind another group, the two statements split the parts between them: the
+    /// log's rows in the first (the events insert its main statement, so its chain
+    /// check runs), every upsert in the second; each takes exactly its parts'
+    /// parameters, in the order `write_group` passes them.
+    #[test]
+    fn a_group_behind_another_writes_its_log_then_its_upserts() {
+        for mask in 0..8 {
+            let (log, upserts) = (&BEHIND_LOG_SQL[mask], &BEHIND_UPSERT_SQL[mask]);
+            for (i, (name, part)) in ROW_STATEMENTS.iter().enumerate() {
+                let table = part.split_whitespace().nth(2).unwrap();
+                let into = format!("INSERT INTO {table} ");
+                let (mine, other) = if LOG_PARTS.contains(&i) {
+                    (log, upserts)
+                } else {
+                    (upserts, log)
+                };
+                assert_eq!(mine.contains(&into), part_in(mask, i), "{name}: {mine}");
+                assert!(!other.contains(&into), "{name}: {other}");
+            }
+            // The events insert is the main statement, with the last parameters.
+            assert!(log.ends_with(&renumber(INSERT_EVENTS, parameters(log).len() - 8).0));
+            for (sql, parts) in [(log, &LOG_PARTS[..]), (upserts, &UPSERT_PARTS[..])] {
+                let mut expected = 1;
+                for &i in parts.iter().filter(|&&i| part_in(mask, i)) {
+                    expected += renumber(ROW_STATEMENTS[i].1, 1).1;
+                }
+                assert_eq!(parameters(sql), (1..=expected).collect(), "{sql}");
+            }
+        }
     }
 }

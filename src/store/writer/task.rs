@@ -84,11 +84,12 @@ struct GroupFailure {
 /// ledger's lock (shared), the link lock of its last event, its rows and COMMIT. Its
 /// chain check waits for the group before it to commit.
 ///
-/// A group sent while another is in flight stores its events first, and its chain
-/// check then waits for that group to commit before any of its upserts runs, so the
-/// two never wait for each other's rows. A group sent alone writes all its rows in one
-/// statement (`persist::write_group`), whose parts run in no fixed order: behind
-/// another group, its upserts could take a row that group still needs (deadlock).
+/// A group sent while another is in flight stores its log rows first, in one
+/// statement, and its chain check then waits for that group to commit before its
+/// upserts (a second statement) run, so the two never wait for each other's rows. A
+/// group sent alone writes all its rows in one statement, whose parts run in no fixed
+/// order: behind another group, its upserts could take a row that group still needs
+/// (deadlock). See `persist::GroupForm`.
 ///
 /// COMMIT goes out right behind the rows rather than once their answers are back: the
 /// connection would otherwise sit idle in its transaction, holding the link lock the
@@ -127,20 +128,18 @@ async fn write_group(
             Ok::<(), StoreError>(())
         };
         let rows = async {
-            if alone {
-                // Both sent before COMMIT, in this order.
-                futures_util::try_join!(
-                    super::reporting::write_closed_months(&client, &ledger, &plan),
-                    persist::write_group(&client, &ledger, &plan)
-                )
-                .map(|_| ())
+            let form = if alone {
+                persist::GroupForm::Alone
             } else {
-                futures_util::try_join!(
-                    persist::write_log(&client, &ledger, &plan),
-                    persist::write_entry_projections(&client, &ledger, &plan)
-                )
-                .map(|_| ())
-            }
+                persist::GroupForm::Behind
+            };
+            // Both sent before COMMIT, in this order (a group behind another closes no
+            // month).
+            futures_util::try_join!(
+                super::reporting::write_closed_months(&client, &ledger, &plan),
+                persist::write_group(&client, &ledger, &plan, form)
+            )
+            .map(|_| ())
         };
         let commit = async {
             client
