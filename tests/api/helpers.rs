@@ -359,6 +359,26 @@ impl TestApp {
             .map_or("0".into(), |b| b["balance"].as_str().unwrap().to_owned())
     }
 
+    /// `account`'s balance in `…/balances?{query}` (`as_of=…` or `as_of_seq=…`), or
+    /// "none" if it has none there.
+    pub async fn balance_at(&self, ledger: &str, query: &str, account: &str) -> String {
+        let r = self
+            .get(
+                &self.admin,
+                &format!("/v1/ledgers/{ledger}/balances?{query}"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["account"] == account)
+            .map_or("none".to_owned(), |b| {
+                b["balance"].as_str().unwrap().to_owned()
+            })
+    }
+
     pub async fn export(&self, ledger: &str) -> String {
         let response = self
             .http

@@ -399,22 +399,8 @@ async fn month_rows(app: &TestApp, ledger: &str) -> (Vec<String>, Option<NaiveDa
 async fn cash_as_of(app: &TestApp, ledger: &str, days: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for day in days {
-        let r = app
-            .get(
-                &app.admin,
-                &format!("/v1/ledgers/{ledger}/balances?as_of={day}"),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let cash = r.body["balances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["account"] == "assets:cash")
-            .map_or("none".to_owned(), |b| {
-                b["balance"].as_str().unwrap().to_owned()
-            });
-        out.push(cash);
+        let query = format!("as_of={day}");
+        out.push(app.balance_at(ledger, &query, "assets:cash").await);
     }
     out
 }

@@ -100,6 +100,11 @@ async fn rates_are_events_and_bad_ones_are_refused() {
     assert!(app.verify("fx").await.ok());
 }
 
+/// Cash in ledger acme at `query` (`as_of=…` or `as_of_seq=…`).
+async fn cash_at(app: &TestApp, query: &str) -> String {
+    app.balance_at("acme", query, "assets:cash").await
+}
+
 /// Balances at a date count entries by effective date; at a seq, by position in the
 /// log, across bucket boundaries and inside a partial bucket.
 #[tokio::test]
@@ -130,32 +135,14 @@ async fn balances_at_a_date_or_a_seq() {
         ("assets:cash", "income:sales", "EUR", "1.00", "2026-01-15"),
     )
     .await;
-    let at = |q: &str| {
-        let app = &app;
-        let q = q.to_owned();
-        async move {
-            let r = app
-                .get(&app.admin, &format!("/v1/ledgers/acme/balances?{q}"))
-                .await;
-            assert_eq!(r.status, 200, "{}", r.text);
-            r.body["balances"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|b| b["account"] == "assets:cash")
-                .map_or("none".to_owned(), |b| {
-                    b["balance"].as_str().unwrap().to_owned()
-                })
-        }
-    };
-    assert_eq!(at("as_of=2026-01-14").await, "none");
-    assert_eq!(at("as_of=2026-01-15").await, "1.00");
-    assert_eq!(at("as_of=2026-02-28").await, "11.00");
-    assert_eq!(at("as_of=2026-03-01").await, "16.00");
+    assert_eq!(cash_at(&app, "as_of=2026-01-14").await, "none");
+    assert_eq!(cash_at(&app, "as_of=2026-01-15").await, "1.00");
+    assert_eq!(cash_at(&app, "as_of=2026-02-28").await, "11.00");
+    assert_eq!(cash_at(&app, "as_of=2026-03-01").await, "16.00");
     // seq 1 ledger, 2-3 accounts, 4-6 the entries.
-    assert_eq!(at("as_of_seq=4").await, "10.00");
-    assert_eq!(at("as_of_seq=5").await, "15.00");
-    assert_eq!(at("as_of_seq=6").await, "16.00");
+    assert_eq!(cash_at(&app, "as_of_seq=4").await, "10.00");
+    assert_eq!(cash_at(&app, "as_of_seq=5").await, "15.00");
+    assert_eq!(cash_at(&app, "as_of_seq=6").await, "16.00");
 
     // 700 more entries of 1.00 in batches: seqs 7..=706 cross buckets of 256.
     for chunk in 0..7 {
@@ -198,12 +185,12 @@ async fn balances_at_a_date_or_a_seq() {
     ] {
         let expected = Decimal::from(16) + Decimal::from(seq - 6);
         assert_eq!(
-            at(&format!("as_of_seq={seq}")).await,
+            cash_at(&app, &format!("as_of_seq={seq}")).await,
             format!("{expected}.00"),
             "seq {seq}"
         );
     }
-    assert_eq!(at("as_of=2026-04-30").await, "716.00");
+    assert_eq!(cash_at(&app, "as_of=2026-04-30").await, "716.00");
     let r = app
         .get(&app.admin, "/v1/ledgers/acme/balances?as_of_seq=4307")
         .await;
@@ -1101,20 +1088,9 @@ async fn a_bucket_closed_by_an_event_without_postings_is_written() {
         ]
     );
     for (seq, balance) in [(255, "751.00"), (256, "751.00"), (257, "750.00")] {
-        let r = app
-            .get(
-                &app.admin,
-                &format!("/v1/ledgers/edge/balances?as_of_seq={seq}"),
-            )
+        let cash = app
+            .balance_at("edge", &format!("as_of_seq={seq}"), "assets:cash")
             .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let cash = r.body["balances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["account"] == "assets:cash")
-            .unwrap()
-            .clone();
-        assert_eq!(cash["balance"], balance, "seq {seq}");
+        assert_eq!(cash, balance, "seq {seq}");
     }
 }
