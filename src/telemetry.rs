@@ -1,5 +1,5 @@
-//! Logs: human-readable by default (coloured on a terminal), JSON lines when `LOG_FORMAT=json`; level from
-//! `RUST_LOG` (default `info`).
+//! Logs: human-readable by default (coloured on a terminal), JSON lines when
+//! `LOG_FORMAT=json`; level from `RUST_LOG` (default `info`).
 
 use std::io::IsTerminal;
 

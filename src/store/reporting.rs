@@ -5,6 +5,7 @@
 use chrono::{Datelike, Months, NaiveDate};
 use rust_decimal::Decimal;
 use serde_json::Value;
+use tokio_postgres::GenericClient;
 
 use crate::core::chain_read::postings_from_json;
 use crate::core::currency::{CurrencyBook, CurrencyCode};
@@ -87,6 +88,17 @@ fn closed_months(months: (NaiveDate, NaiveDate), open_month: NaiveDate) -> (Naiv
 }
 
 pub use crate::core::months::dawn;
+
+/// The ledger's open month (`core::months`), stored with the month rows it bounds;
+/// none stored yet: every month is open.
+pub(crate) async fn open_month(
+    client: &impl GenericClient,
+    ledger: &LedgerId,
+) -> Result<NaiveDate, StoreError> {
+    const SQL: &str = "SELECT open_from FROM period_bounds WHERE ledger_id = $1";
+    let row = client.query_opt(SQL, &[&ledger.as_str()]).await?;
+    Ok(row.map_or_else(dawn, |r| r.get(0)))
+}
 
 /// The ledger's custom assets.
 pub async fn currencies(pool: &Pool, ledger: &LedgerId) -> Result<CurrencyBook, StoreError> {
@@ -173,11 +185,7 @@ pub async fn balances_as_of(
                 "SELECT account, {ACCOUNT_TYPE}, currency, sum(debits), sum(credits) FROM ({PERIOD_ROWS}) t \
                  GROUP BY account, currency ORDER BY account, currency"
             );
-            const OPEN_MONTH: &str = "SELECT open_from FROM period_bounds WHERE ledger_id = $1";
-            let open_month = tx
-                .query_opt(OPEN_MONTH, &[&l])
-                .await?
-                .map_or_else(dawn, |r| r.get(0));
+            let open_month = open_month(&*tx, ledger).await?;
             let (m1, m2) = closed_months(whole_months(dawn(), day), open_month);
             tx.query(&sql, &[&l, &m1, &m2, &dawn(), &day])
                 .await?

@@ -223,23 +223,6 @@ pub(super) async fn open_bucket(
     Ok(())
 }
 
-/// The ledger's open month (`core::months`), stored with the month rows it bounds;
-/// none stored yet: every month is open.
-pub(super) async fn open_month(
-    client: &ClientWrapper,
-    state: &mut LedgerState,
-) -> Result<(), StoreError> {
-    const SQL: &str = "SELECT open_from FROM period_bounds WHERE ledger_id = $1";
-    let row = client
-        .query_opt(
-            &client.prepare_cached(SQL).await?,
-            &[&state.ledger.as_str()],
-        )
-        .await?;
-    state.open_month = Some(row.map_or_else(crate::core::months::dawn, |r| r.get(0)));
-    Ok(())
-}
-
 /// Marks which of the originals the commands reverse are already reversed.
 pub(super) async fn reversals<'a>(
     client: &ClientWrapper,

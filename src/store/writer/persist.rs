@@ -361,9 +361,8 @@ pub(crate) async fn write_projections(
 }
 
 /// The projections of everything but commerce: accounts, closes, balances, rates,
-/// currencies and balance history. Alone, for a batch without commerce events, it needs
-/// no state, so a pipelined group can own what it writes.
-pub(super) async fn write_entry_projections(
+/// currencies and balance history.
+async fn write_entry_projections(
     client: &ClientWrapper,
     ledger: &LedgerId,
     plan: &Plan,

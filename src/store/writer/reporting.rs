@@ -204,13 +204,18 @@ pub(crate) fn close_months(state: &mut LedgerState, plan: &mut Plan) {
     plan.open_month = Some(now);
 }
 
-/// Writes the month rows of the months the plan closes (`CLOSE_MONTHS`), if any.
+/// The months a plan closes, `[from, to)`, if it moves the open month.
+pub(super) fn closed_by(plan: &Plan) -> Option<(NaiveDate, NaiveDate)> {
+    plan.closes_from.zip(plan.open_month)
+}
+
+/// Writes the month rows of the months `[from, to)` (`CLOSE_MONTHS`), if any.
 pub(super) async fn write_closed_months(
     client: &ClientWrapper,
     ledger: &LedgerId,
-    plan: &Plan,
+    closes: Option<(NaiveDate, NaiveDate)>,
 ) -> Result<(), StoreError> {
-    let (Some(from), Some(to)) = (plan.closes_from, plan.open_month) else {
+    let Some((from, to)) = closes else {
         return Ok(());
     };
     client
@@ -287,7 +292,7 @@ pub(super) async fn persist(
             .await?;
     }
     // Before the plan's own month rows, which add to those of the months it closes.
-    write_closed_months(client, ledger, plan).await?;
+    write_closed_months(client, ledger, closed_by(plan)).await?;
     // A group with no postings may still close a bucket (its last seq opens an
     // account, say), and a group of entries mostly closes none.
     let p = SumColumns::from(&periods);
@@ -396,12 +401,9 @@ impl PeriodTotals {
         ledger: &LedgerId,
     ) -> Result<(), StoreError> {
         self.flush(client, ledger).await?;
-        let plan = Plan {
-            closes_from: (self.open_month > months::dawn()).then(months::dawn),
-            open_month: Some(self.open_month),
-            ..Plan::default()
-        };
-        write_closed_months(client, ledger, &plan).await
+        let closes =
+            (self.open_month > months::dawn()).then_some((months::dawn(), self.open_month));
+        write_closed_months(client, ledger, closes).await
     }
 }
 

@@ -136,7 +136,11 @@ async fn write_group(
             // Both sent before COMMIT, in this order (a group behind another closes no
             // month).
             futures_util::try_join!(
-                super::reporting::write_closed_months(&client, &ledger, &plan),
+                super::reporting::write_closed_months(
+                    &client,
+                    &ledger,
+                    super::reporting::closed_by(&plan)
+                ),
                 persist::write_group(&client, &ledger, &plan, form)
             )
             .map(|_| ())
@@ -533,7 +537,8 @@ impl LedgerTask {
             load::open_bucket(client, state).await?;
         }
         if state.open_month.is_none() {
-            load::open_month(client, state).await?;
+            state.open_month =
+                Some(crate::store::reporting::open_month(&**client, &state.ledger).await?);
         }
         let locked = started.elapsed();
         let commands = || submissions.iter().flat_map(|s| &s.commands);
