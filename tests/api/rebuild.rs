@@ -529,8 +529,9 @@ async fn a_commit_in_a_later_month_writes_the_rows_of_the_months_it_closes() {
 
 /// Requests that arrive together are decided into groups that go out behind one
 /// another, each storing its log rows while the one before commits and its upserts
-/// once it has (`persist::GroupForm::Behind`): batches of 40 and single entries, many
-/// at once, leave the projections a rebuild from the log gives, and every entry counted.
+/// once it has (`persist::GroupForm::Behind`, and `Copied` for groups of 64 events or
+/// more, whose events go by COPY): batches of 40 and 80 and single entries, many at
+/// once, leave the projections a rebuild from the log gives, and every entry counted.
 #[tokio::test]
 async fn groups_sent_behind_one_another_leave_what_a_rebuild_gives() {
     let app = spawn_app().await;
@@ -543,8 +544,9 @@ async fn groups_sent_behind_one_another_leave_what_a_rebuild_gives() {
     let mut posted = 0;
     for _ in 0..6 {
         let batches: Vec<_> = (0..8)
-            .map(|_| {
-                let entries: Vec<_> = (0..40).map(|_| random_entry(&mut rng)).collect();
+            .map(|i| {
+                let size = if i % 2 == 0 { 40 } else { 80 };
+                let entries: Vec<_> = (0..size).map(|_| random_entry(&mut rng)).collect();
                 json!({"atomic": false, "entries": entries})
             })
             .collect();
@@ -569,7 +571,7 @@ async fn groups_sent_behind_one_another_leave_what_a_rebuild_gives() {
             posted += 1;
         }
     }
-    assert_eq!(posted, 6 * (8 * 40 + 40));
+    assert_eq!(posted, 6 * (4 * 40 + 4 * 80 + 40));
     assert_eq!(app.head_seq("crowd").await, head + posted);
     let live = snapshot(&app, "crowd").await;
     assert_identical(&rebuild_in_chunks(&app, "crowd", 500).await);

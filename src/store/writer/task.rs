@@ -128,7 +128,9 @@ async fn write_group(
             Ok::<(), StoreError>(())
         };
         let rows = async {
-            let form = if alone {
+            let form = if plan.events.len() >= persist::COPY_MIN_EVENTS {
+                persist::GroupForm::Copied
+            } else if alone {
                 persist::GroupForm::Alone
             } else {
                 persist::GroupForm::Behind
