@@ -89,7 +89,9 @@ struct GroupFailure {
 /// upserts (a second statement) run, so the two never wait for each other's rows. A
 /// group sent alone writes all its rows in one statement, whose parts run in no fixed
 /// order: behind another group, its upserts could take a row that group still needs
-/// (deadlock). See `persist::GroupForm`.
+/// (deadlock). A group of `persist::COPY_MIN_EVENTS` events or more, alone or behind,
+/// streams its events by COPY first and writes the rest after them. See
+/// `persist::GroupForm`.
 ///
 /// COMMIT goes out right behind the rows rather than once their answers are back: the
 /// connection would otherwise sit idle in its transaction, holding the link lock the
