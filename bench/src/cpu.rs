@@ -12,6 +12,7 @@ pub struct Sample {
     postgres: f64,
     load: f64,
     machine: f64,
+    steal: f64,
 }
 
 /// Average cores busy in each part between two samples.
@@ -22,6 +23,9 @@ pub struct CpuUse {
     pub load: f64,
     /// Everything else on the machine: a high figure means the phase was disturbed.
     pub other: f64,
+    /// Time the host gave this machine's cores to others (its vCPUs were runnable but
+    /// not running): work here paused for that long.
+    pub steal: f64,
 }
 
 impl CpuUse {
@@ -31,6 +35,7 @@ impl CpuUse {
             "postgres": self.postgres,
             "load_generator": self.load,
             "other": self.other,
+            "steal": self.steal,
         })
     }
 }
@@ -49,13 +54,14 @@ pub fn sample(service_pid: Option<u32>, postmaster_pid: Option<u32>) -> Sample {
             .sum::<f64>();
     }
     let load = times(std::process::id(), false).unwrap_or(0.0);
-    let machine = machine_busy().unwrap_or(0.0);
+    let (machine, steal) = machine_busy().unwrap_or((0.0, 0.0));
     Sample {
         at: Instant::now(),
         service,
         postgres,
         load,
         machine,
+        steal,
     }
 }
 
@@ -66,12 +72,14 @@ pub fn between(start: Sample, end: Sample) -> CpuUse {
     let postgres = (end.postgres - start.postgres) / seconds;
     let load = (end.load - start.load) / seconds;
     let machine = (end.machine - start.machine) / seconds;
-    let other = (machine - service - postgres - load).max(0.0);
+    let steal = (end.steal - start.steal) / seconds;
+    let other = (machine - steal - service - postgres - load).max(0.0);
     CpuUse {
         service,
         postgres,
         load,
         other,
+        steal,
     }
 }
 
@@ -89,8 +97,9 @@ fn times(pid: u32, with_children: bool) -> Option<f64> {
     Some(total / clock_ticks_per_second())
 }
 
-/// Busy seconds of all cores together, from the first line of /proc/stat.
-fn machine_busy() -> Option<f64> {
+/// Busy seconds of all cores together, steal included, and the stolen seconds alone,
+/// from the first line of /proc/stat.
+fn machine_busy() -> Option<(f64, f64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let fields: Vec<f64> = stat
         .lines()
@@ -104,7 +113,11 @@ fn machine_busy() -> Option<f64> {
         .iter()
         .filter_map(|&i| fields.get(i))
         .sum::<f64>();
-    Some(busy / clock_ticks_per_second())
+    let steal = fields.get(7).copied().unwrap_or(0.0);
+    Some((
+        busy / clock_ticks_per_second(),
+        steal / clock_ticks_per_second(),
+    ))
 }
 
 fn children_of(parent: u32) -> Vec<u32> {

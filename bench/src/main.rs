@@ -3,8 +3,8 @@
 //! ceiling on the same database, and prints each throughput as a ratio of that ceiling.
 //!
 //! Layout: `service` runs the binary, `api` knows the endpoints and the entry bodies,
-//! `load` is the closed-loop client, `ceiling` the baseline, `cpu` reads /proc,
-//! `report` the output.
+//! `load` is the closed-loop client, `ceiling` the baseline, `cpu` reads /proc, `wal`
+//! the cluster's WAL flush times, `report` the output.
 
 // Shared with the other bench binaries, which use the parts this one does not.
 #[allow(dead_code)]
@@ -14,6 +14,7 @@ mod cpu;
 mod load;
 mod report;
 mod service;
+mod wal;
 mod wire;
 
 use std::future::Future;
@@ -25,9 +26,8 @@ use clap::Parser;
 
 use api::Api;
 use ceiling::CeilingResult;
-use cpu::CpuUse;
 use load::{LoadResult, Scenario};
-use report::{ChainCheck, Report};
+use report::{ChainCheck, Host, Report};
 use service::{BoxError, Service};
 
 #[derive(Debug, Parser)]
@@ -155,26 +155,24 @@ async fn run(service: &Service, args: &Args) -> Result<Report, BoxError> {
         measure,
     };
     let pg = service.pg_config();
+    wal::enable_timing(&pg).await?;
     let pids = (service.pid(), service.postmaster_pid());
     // The ceiling runs before and after the service's scenarios: the machine drifts
     // during a run, and the two figures show by how much. A checkpoint before each
     // phase keeps one phase from paying for the pages another one dirtied.
     ceiling::checkpoint(&pg).await?;
-    let (before, cpu_before) = with_cpu(pids, run_ceiling(&pg, args, "before")).await?;
+    let (before, host_before) = observed(&pg, pids, run_ceiling(&pg, args, "before")).await?;
     ceiling::checkpoint(&pg).await?;
-    let (single, cpu_single) = with_cpu(
-        pids,
-        run_scenario(&api, scenario("single", args.clients, 1, 1)),
-    )
-    .await?;
+    let single_scenario = scenario("single", args.clients, 1, 1);
+    let (single, host_single) = observed(&pg, pids, run_scenario(&api, single_scenario)).await?;
     ceiling::checkpoint(&pg).await?;
     let batch_scenario = scenario("batch", args.batch_clients, args.batch_size, 1);
-    let (batch, cpu_batch) = with_cpu(pids, run_scenario(&api, batch_scenario)).await?;
+    let (batch, host_batch) = observed(&pg, pids, run_scenario(&api, batch_scenario)).await?;
     ceiling::checkpoint(&pg).await?;
     let spread_scenario = scenario("spread", args.spread_clients, args.batch_size, ledgers);
-    let (spread, cpu_spread) = with_cpu(pids, run_scenario(&api, spread_scenario)).await?;
+    let (spread, host_spread) = observed(&pg, pids, run_scenario(&api, spread_scenario)).await?;
     ceiling::checkpoint(&pg).await?;
-    let (after, cpu_after) = with_cpu(pids, run_ceiling(&pg, args, "after")).await?;
+    let (after, host_after) = observed(&pg, pids, run_ceiling(&pg, args, "after")).await?;
     let chain = ChainCheck {
         head_seq: api.head_seqs(ledgers).await?,
         setup_events,
@@ -187,7 +185,13 @@ async fn run(service: &Service, args: &Args) -> Result<Report, BoxError> {
         warmup_seconds: args.warmup_seconds,
         seconds: args.seconds,
         ceilings: [before, after],
-        cpu: [cpu_before, cpu_single, cpu_batch, cpu_spread, cpu_after],
+        host: [
+            host_before,
+            host_single,
+            host_batch,
+            host_spread,
+            host_after,
+        ],
         single,
         batch,
         spread,
@@ -205,14 +209,19 @@ async fn run_ceiling(pg: &str, args: &Args, when: &str) -> Result<CeilingResult,
     ceiling::run(pg, connections, warmup, Duration::from_secs(args.seconds)).await
 }
 
-/// Runs one phase and reports the cores each process kept busy meanwhile.
-async fn with_cpu<T>(
+/// Runs one phase and reports what the machine did meanwhile: the cores each process
+/// kept busy, and the cluster's WAL flushes.
+async fn observed<T>(
+    pg: &str,
     (service, postmaster): (Option<u32>, Option<u32>),
     phase: impl Future<Output = Result<T, BoxError>>,
-) -> Result<(T, CpuUse), BoxError> {
+) -> Result<(T, Host), BoxError> {
+    let wal_start = wal::sample(pg).await?;
     let start = cpu::sample(service, postmaster);
     let value = phase.await?;
-    Ok((value, cpu::between(start, cpu::sample(service, postmaster))))
+    let cpu = cpu::between(start, cpu::sample(service, postmaster));
+    let wal = wal::between(wal_start, wal::sample(pg).await?);
+    Ok((value, Host { cpu, wal }))
 }
 
 async fn run_scenario(api: &Api, scenario: Scenario) -> Result<LoadResult, BoxError> {

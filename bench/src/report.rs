@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use crate::ceiling::{CeilingResult, ROWS_PER_STATEMENT};
 use crate::cpu::CpuUse;
 use crate::load::LoadResult;
+use crate::wal::WalSyncs;
 
 /// Whether the ledger's log holds exactly what the service acknowledged.
 pub struct ChainCheck {
@@ -26,14 +27,21 @@ impl ChainCheck {
     }
 }
 
+/// What the machine did during one phase.
+#[derive(Clone, Copy)]
+pub struct Host {
+    pub cpu: CpuUse,
+    pub wal: WalSyncs,
+}
+
 pub struct Report {
     pub warmup_seconds: u64,
     pub seconds: u64,
     /// The ceiling measured before the service's scenarios and after them.
     pub ceilings: [CeilingResult; 2],
-    /// Cores busy per process in each phase: ceiling before, single, batch, spread,
-    /// ceiling after.
-    pub cpu: [CpuUse; 5],
+    /// Cores busy per process and WAL flushes in each phase: ceiling before, single,
+    /// batch, spread, ceiling after.
+    pub host: [Host; 5],
     pub single: LoadResult,
     pub batch: LoadResult,
     /// Batches spread over several ledgers, so several writers work at once.
@@ -50,7 +58,7 @@ struct Row<'a> {
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
-    cpu: CpuUse,
+    host: Host,
 }
 
 impl Report {
@@ -85,11 +93,18 @@ impl Report {
                 "ceiling_after_over_before": after.rows_per_second / before.rows_per_second.max(1e-9),
             },
             "cpu_cores_busy": {
-                "ceiling_before": self.cpu[0].to_json(),
-                "single": self.cpu[1].to_json(),
-                "batch": self.cpu[2].to_json(),
-                "spread": self.cpu[3].to_json(),
-                "ceiling_after": self.cpu[4].to_json(),
+                "ceiling_before": self.host[0].cpu.to_json(),
+                "single": self.host[1].cpu.to_json(),
+                "batch": self.host[2].cpu.to_json(),
+                "spread": self.host[3].cpu.to_json(),
+                "ceiling_after": self.host[4].cpu.to_json(),
+            },
+            "wal_syncs": {
+                "ceiling_before": self.host[0].wal.to_json(),
+                "single": self.host[1].wal.to_json(),
+                "batch": self.host[2].wal.to_json(),
+                "spread": self.host[3].wal.to_json(),
+                "ceiling_after": self.host[4].wal.to_json(),
             },
             "chain": {
                 "head_seq": self.chain.head_seq,
@@ -108,16 +123,16 @@ impl Report {
             self.seconds, self.warmup_seconds
         );
         println!(
-            "{:<16} {:>7} {:>8} {:>12} {:>9} {:>9} {:>7} {:>10}  cores busy: service/postgres/load/other",
-            "phase", "clients", "per req", "entries/s", "p50 ms", "p99 ms", "errors", "÷ ceiling"
+            "{:<16} {:>7} {:>8} {:>12} {:>9} {:>9} {:>7} {:>10} {:>9}  cores busy: service/postgres/load/other/steal",
+            "phase", "clients", "per req", "entries/s", "p50 ms", "p99 ms", "errors", "÷ ceiling", "flush ms"
         );
         let [before, after] = &self.ceilings;
-        self.print_row(ceiling_row("ceiling before", before, self.cpu[0]));
-        self.print_row(load_row("single", &self.single, self.cpu[1]));
-        self.print_row(load_row("batch", &self.batch, self.cpu[2]));
+        self.print_row(ceiling_row("ceiling before", before, self.host[0]));
+        self.print_row(load_row("single", &self.single, self.host[1]));
+        self.print_row(load_row("batch", &self.batch, self.host[2]));
         let spread = format!("batch, {} ledgers", self.spread.scenario.ledgers);
-        self.print_row(load_row(&spread, &self.spread, self.cpu[3]));
-        self.print_row(ceiling_row("ceiling after", after, self.cpu[4]));
+        self.print_row(load_row(&spread, &self.spread, self.host[3]));
+        self.print_row(ceiling_row("ceiling after", after, self.host[4]));
         for (name, load) in [
             ("single", &self.single),
             ("batch", &self.batch),
@@ -137,7 +152,7 @@ impl Report {
 
     fn print_row(&self, row: Row) {
         println!(
-            "{:<16} {:>7} {:>8} {:>12.1} {:>9.2} {:>9.2} {:>7} {:>10.3}  {:.2}/{:.2}/{:.2}/{:.2}",
+            "{:<16} {:>7} {:>8} {:>12.1} {:>9.2} {:>9.2} {:>7} {:>10.3} {:>9.3}  {:.2}/{:.2}/{:.2}/{:.2}/{:.2}",
             row.name,
             row.clients,
             row.per_request,
@@ -146,10 +161,12 @@ impl Report {
             row.p99_ms,
             row.errors,
             self.ratio(row.per_second),
-            row.cpu.service,
-            row.cpu.postgres,
-            row.cpu.load,
-            row.cpu.other
+            row.host.wal.mean_ms,
+            row.host.cpu.service,
+            row.host.cpu.postgres,
+            row.host.cpu.load,
+            row.host.cpu.other,
+            row.host.cpu.steal
         );
     }
 
@@ -172,7 +189,7 @@ impl Report {
     }
 }
 
-fn ceiling_row<'a>(name: &'a str, ceiling: &CeilingResult, cpu: CpuUse) -> Row<'a> {
+fn ceiling_row<'a>(name: &'a str, ceiling: &CeilingResult, host: Host) -> Row<'a> {
     Row {
         name,
         clients: ceiling.connections,
@@ -181,11 +198,11 @@ fn ceiling_row<'a>(name: &'a str, ceiling: &CeilingResult, cpu: CpuUse) -> Row<'
         p50_ms: ceiling.statement_p50_ms,
         p99_ms: ceiling.statement_p99_ms,
         errors: 0,
-        cpu,
+        host,
     }
 }
 
-fn load_row<'a>(name: &'a str, load: &LoadResult, cpu: CpuUse) -> Row<'a> {
+fn load_row<'a>(name: &'a str, load: &LoadResult, host: Host) -> Row<'a> {
     Row {
         name,
         clients: load.scenario.clients,
@@ -194,6 +211,6 @@ fn load_row<'a>(name: &'a str, load: &LoadResult, cpu: CpuUse) -> Row<'a> {
         p50_ms: load.p50_ms,
         p99_ms: load.p99_ms,
         errors: load.error_count(),
-        cpu,
+        host,
     }
 }
