@@ -30,18 +30,23 @@ impl Hash {
     /// (the canonical bytes, the stored columns, the answer), and `hex::encode` builds
     /// the string a `char` at a time.
     pub fn to_hex(&self) -> String {
-        let mut out = Vec::with_capacity(64);
-        self.write_hex(&mut out);
-        String::from_utf8(out).expect("hex digits are ASCII")
+        String::from_utf8(self.hex_digits().to_vec()).expect("hex digits are ASCII")
     }
 
     /// [`Hash::to_hex`], appended to `out`.
     pub fn write_hex(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.hex_digits());
+    }
+
+    /// The 64 lowercase hex digits, without allocating.
+    pub fn hex_digits(&self) -> [u8; 64] {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        for byte in self.0 {
-            out.push(DIGITS[usize::from(byte >> 4)]);
-            out.push(DIGITS[usize::from(byte & 0x0f)]);
+        let mut out = [0u8; 64];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
         }
+        out
     }
 
     pub fn from_bytes(bytes: [u8; 32]) -> Self {

@@ -245,17 +245,18 @@ pub(super) async fn write_group(
     let keys = IdempotencyColumns::from(plan);
     let balances = BalanceColumns::from(plan);
     let (periods, buckets) = super::reporting::sum_columns(plan);
-    let events = EventColumns::from(plan);
+    // A copied group streams its events instead: their columns would go unused.
+    let events = (form != GroupForm::Copied).then(|| EventColumns::from(plan));
     let nodes: [&(dyn ToSql + Sync); 3] = [&levels, &idxs, &hashes];
     let (keys, balances, periods, buckets, events) = (
         keys.params(),
         balances.params(),
         periods.params(),
         buckets.params(),
-        events.params(),
+        events.as_ref().map(EventColumns::params),
     );
-    let parts: [&[&(dyn ToSql + Sync)]; 6] =
-        [&nodes, &keys, &balances, &periods, &buckets, &events];
+    let events: &[&(dyn ToSql + Sync)] = events.as_ref().map_or(&[], |e| e);
+    let parts: [&[&(dyn ToSql + Sync)]; 6] = [&nodes, &keys, &balances, &periods, &buckets, events];
     let has_rows = [
         !plan.merkle_nodes.is_empty(),
         !plan.idempotency.is_empty(),
@@ -323,7 +324,9 @@ async fn copy_events(
     let writer = BinaryCopyInWriter::new(sink, &COPY_EVENT_TYPES);
     futures_util::pin_mut!(writer);
     for (e, _) in &plan.events {
-        let (prev, hash) = (e.prev_hash.to_hex(), e.hash.to_hex());
+        let (prev, hash) = (e.prev_hash.hex_digits(), e.hash.hex_digits());
+        let ascii = |digits| std::str::from_utf8(digits).expect("hex digits are ASCII");
+        let (prev, hash) = (ascii(&prev), ascii(&hash));
         writer
             .as_mut()
             .write(&[
