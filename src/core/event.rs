@@ -5,7 +5,7 @@
 //! (`docs/chain-spec.md`). Those bytes are stored as they were hashed, so an export
 //! shows exactly what was hashed.
 
-use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Timelike, Utc};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -163,18 +163,70 @@ fn entry_data(entry: &Entry, recorded_at: DateTime<Utc>, mut data: Map<String, V
 }
 
 pub fn format_date(date: NaiveDate) -> String {
-    // `%Y` pads years 0 to 9999 to four digits; the general formatter (which parses its
-    // pattern on every call) is kept for the years outside them.
-    if (0..=9999).contains(&date.year()) {
-        format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
-    } else {
-        date.format("%Y-%m-%d").to_string()
+    let mut out = Vec::with_capacity(10);
+    write_date(&mut out, date);
+    String::from_utf8(out).expect("a date is ASCII")
+}
+
+/// `YYYY-MM-DD`, appended to `out`. Years 0 to 9999 are written digit by digit (every
+/// event has a date, and the general formatter parses its pattern on every call);
+/// `%Y` writes the years outside them.
+pub fn write_date(out: &mut Vec<u8>, date: NaiveDate) {
+    match u32::try_from(date.year()).ok().filter(|&year| year <= 9999) {
+        Some(year) => {
+            push_padded(out, year, 4);
+            out.push(b'-');
+            push_padded(out, date.month(), 2);
+            out.push(b'-');
+            push_padded(out, date.day(), 2);
+        }
+        None => out.extend_from_slice(date.format("%Y-%m-%d").to_string().as_bytes()),
     }
 }
 
 /// RFC 3339 UTC with exactly six fractional digits, as the chain format requires.
 pub fn format_timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// [`format_timestamp`], appended to `out`: by hand for years 0 to 9999 outside leap
+/// seconds (what the log holds), by `chrono` otherwise.
+pub fn write_timestamp(out: &mut Vec<u8>, t: DateTime<Utc>) {
+    let time = t.time();
+    let in_range = (0..=9999).contains(&t.year()) && time.nanosecond() < 1_000_000_000;
+    if !in_range {
+        out.extend_from_slice(format_timestamp(t).as_bytes());
+        return;
+    }
+    write_date(out, t.date_naive());
+    out.push(b'T');
+    push_padded(out, time.hour(), 2);
+    out.push(b':');
+    push_padded(out, time.minute(), 2);
+    out.push(b':');
+    push_padded(out, time.second(), 2);
+    out.push(b'.');
+    push_padded(out, time.nanosecond() / 1_000, 6);
+    out.push(b'Z');
+}
+
+/// `value` in decimal, left-padded with zeros to `width` digits (wider if it needs).
+fn push_padded(out: &mut Vec<u8>, value: u32, width: usize) {
+    push_decimal(out, u64::from(value), width);
+}
+
+/// `value` in decimal, at least `width` digits (at most 20, as many as a `u64` has).
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut value: u64, width: usize) {
+    debug_assert!(width <= 20, "a u64 has at most 20 digits");
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    while value > 0 || start == digits.len() {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    let start = start.min(digits.len() - width.min(digits.len()));
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// The current time at the precision the log keeps (PostgreSQL keeps microseconds).
@@ -239,7 +291,6 @@ fn canonical_event(
     recorded_at: DateTime<Utc>,
     body: &EventBody,
 ) -> String {
-    use std::io::Write;
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(br#"{"data":"#);
     write_canonical_data(&mut out, body, recorded_at);
@@ -261,8 +312,10 @@ fn canonical_event(
     out.extend_from_slice(br#"],"prev_hash":""#);
     prev_hash.write_hex(&mut out);
     out.extend_from_slice(br#"","recorded_at":""#);
-    out.extend_from_slice(format_timestamp(recorded_at).as_bytes());
-    write!(out, r#"","seq":{seq},"type":""#).expect("writing to a Vec");
+    write_timestamp(&mut out, recorded_at);
+    out.extend_from_slice(br#"","seq":"#);
+    push_decimal(&mut out, seq, 1);
+    out.extend_from_slice(br#","type":""#);
     out.extend_from_slice(body.type_name().as_bytes());
     out.extend_from_slice(br#""}"#);
     String::from_utf8(out).expect("canonical JSON is UTF-8")
@@ -286,7 +339,7 @@ fn write_canonical_data(out: &mut Vec<u8>, body: &EventBody, recorded_at: DateTi
     out.extend_from_slice(br#"{"description":"#);
     canonical::write_string(out, entry.description());
     out.extend_from_slice(br#","effective_date":""#);
-    out.extend_from_slice(format_date(date).as_bytes());
+    write_date(out, date);
     out.extend_from_slice(br#"","metadata":"#);
     if entry.metadata().is_empty() {
         out.extend_from_slice(b"{}");
@@ -409,6 +462,23 @@ mod tests {
         fn dates_are_written_as_the_year_month_day_pattern(days in -1_000_000i32..4_000_000) {
             let date = NaiveDate::from_num_days_from_ce_opt(days).unwrap();
             prop_assert_eq!(format_date(date), date.format("%Y-%m-%d").to_string());
+        }
+
+        /// Written by hand or not, a timestamp reads as `chrono` writes it, from
+        /// years before 0 to years after 9999.
+        #[test]
+        fn timestamps_are_written_as_rfc_3339_with_microseconds(micros in -70_000_000_000_000_000i64..400_000_000_000_000_000) {
+            let t = DateTime::from_timestamp_micros(micros).unwrap();
+            let mut out = Vec::new();
+            write_timestamp(&mut out, t);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), format_timestamp(t));
+        }
+
+        #[test]
+        fn decimals_are_written_as_display_writes_them(value in any::<u64>(), width in 0usize..=20) {
+            let mut out = Vec::new();
+            push_decimal(&mut out, value, width);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), format!("{value:0width$}"));
         }
 
         #[test]
