@@ -4,11 +4,12 @@
 
 use std::sync::{Arc, LazyLock};
 
+use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::ClientWrapper;
+use futures_util::SinkExt;
 use rust_decimal::Decimal;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::{IsNull, ToSql, Type};
 use uuid::Uuid;
 
 use crate::core::event::{EventBody, SealedEvent};
@@ -311,39 +312,72 @@ pub(super) async fn write_group(
     Ok(())
 }
 
-/// Streams the plan's events with `COPY_EVENTS`. If anything fails before `finish`,
-/// dropping the sink ends the COPY with CopyFail: the server aborts the transaction,
-/// and the COMMIT sent behind it becomes a ROLLBACK.
+/// Streams the plan's events with `COPY_EVENTS`, encoded whole before the COPY starts
+/// (`copy_data`), so that a value that cannot be encoded stops the group before
+/// anything of it is sent. If the COPY fails, dropping the sink ends it with CopyFail:
+/// the server aborts the transaction, and the COMMIT sent behind it becomes a ROLLBACK.
 async fn copy_events(
     client: &ClientWrapper,
     statement: &tokio_postgres::Statement,
     ledger: &str,
     plan: &Plan,
 ) -> Result<(), StoreError> {
+    let data = copy_data(ledger, plan)?;
     let sink = client.copy_in::<_, bytes::Bytes>(statement).await?;
-    let writer = BinaryCopyInWriter::new(sink, &COPY_EVENT_TYPES);
-    futures_util::pin_mut!(writer);
+    futures_util::pin_mut!(sink);
+    sink.send(data.freeze()).await?;
+    sink.finish().await?;
+    Ok(())
+}
+
+/// The binary COPY stream's header: its signature, no flags, no header extension.
+const COPY_HEADER: &[u8; 19] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// What a row of `COPY_EVENTS` takes besides its canonical text: the field count, nine
+/// lengths, the fixed-size values and two hashes in hex.
+const COPY_ROW_BYTES: usize = 2 + 9 * 4 + 8 + 16 + 8 + 16 + 2 * 64 + 64;
+
+/// The plan's events as one binary COPY stream (header, a row per event in
+/// `COPY_EVENT_TYPES`, trailer), in one buffer sized for it. Each value is encoded by
+/// its `ToSql`, as the statement's parameters would be.
+fn copy_data(ledger: &str, plan: &Plan) -> Result<BytesMut, StoreError> {
+    let size = plan
+        .events
+        .iter()
+        .map(|(e, _)| COPY_ROW_BYTES + ledger.len() + e.canonical.len())
+        .sum::<usize>();
+    let mut out = BytesMut::with_capacity(COPY_HEADER.len() + size + 2);
+    out.put_slice(COPY_HEADER);
     for (e, _) in &plan.events {
         let (prev, hash) = (e.prev_hash.hex_digits(), e.hash.hex_digits());
         let ascii = |digits| std::str::from_utf8(digits).expect("hex digits are ASCII");
-        let (prev, hash) = (ascii(&prev), ascii(&hash));
-        writer
-            .as_mut()
-            .write(&[
-                &ledger,
-                &(e.seq as i64),
-                &e.id,
-                &e.type_name,
-                &e.recorded_at,
-                &prev,
-                &hash,
-                &e.canonical,
-                &e.reverses,
-            ])
-            .await?;
+        let row: [&(dyn ToSql + Sync); 9] = [
+            &ledger,
+            &(e.seq as i64),
+            &e.id,
+            &e.type_name,
+            &e.recorded_at,
+            &ascii(&prev),
+            &ascii(&hash),
+            &e.canonical,
+            &e.reverses,
+        ];
+        out.put_i16(row.len() as i16);
+        for (value, ty) in row.into_iter().zip(&COPY_EVENT_TYPES) {
+            let at = out.len();
+            out.put_i32(0);
+            let encoded = value.to_sql_checked(ty, &mut out);
+            let encoded =
+                encoded.map_err(|e| StoreError::Other(format!("encoding an event: {e}")))?;
+            let length = match encoded {
+                IsNull::Yes => -1,
+                IsNull::No => i32::try_from(out.len() - at - 4)
+                    .map_err(|_| StoreError::Other("an event value beyond 2 GiB".into()))?,
+            };
+            out[at..at + 4].copy_from_slice(&length.to_be_bytes());
+        }
     }
-    writer.finish().await?;
-    Ok(())
+    out.put_i16(-1);
+    Ok(out)
 }
 
 /// The `ledgers` row of a batch that creates the ledger (seq 1). Not a projection (the
@@ -766,6 +800,62 @@ mod tests {
                 assert_eq!(parameters(sql), (1..=expected).collect(), "{sql}");
             }
         }
+    }
+
+    /// The COPY stream of a plan reads back as its events: the header, one row of
+    /// nine fields per event in the insert's columns (NULL as length -1), the trailer.
+    #[test]
+    fn copy_data_frames_each_event_as_a_row_of_the_insert_columns() {
+        use crate::core::event::{now_micros, seal};
+        let ledger = LedgerId::parse("acme").unwrap();
+        let body = EventBody::AccountClosed {
+            code: crate::core::account::AccountCode::parse("assets:cash").unwrap(),
+        };
+        let first = seal(
+            &ledger,
+            7,
+            Hash::GENESIS,
+            Uuid::now_v7(),
+            now_micros(),
+            &body,
+        );
+        let second = seal(&ledger, 8, first.hash, Uuid::now_v7(), now_micros(), &body);
+        let mut plan = Plan::default();
+        for event in [&first, &second] {
+            plan.events.push((Arc::new(event.clone()), body.clone()));
+        }
+        let data = copy_data(ledger.as_str(), &plan).unwrap();
+        assert!(data.starts_with(COPY_HEADER));
+        let mut at = COPY_HEADER.len();
+        let mut take = |n: usize| {
+            let bytes = data[at..at + n].to_vec();
+            at += n;
+            bytes
+        };
+        for event in [&first, &second] {
+            assert_eq!(take(2), 9i16.to_be_bytes());
+            let mut fields = Vec::new();
+            for _ in 0..9 {
+                let length = i32::from_be_bytes(take(4).try_into().unwrap());
+                fields.push((length >= 0).then(|| take(length as usize)));
+            }
+            assert_eq!(fields[0].as_deref(), Some(&b"acme"[..]));
+            assert_eq!(
+                fields[1].as_deref(),
+                Some(&(event.seq as i64).to_be_bytes()[..])
+            );
+            assert_eq!(fields[2].as_deref(), Some(&event.id.as_bytes()[..]));
+            assert_eq!(fields[3].as_deref(), Some(event.type_name.as_bytes()));
+            assert_eq!(
+                fields[5].as_deref(),
+                Some(event.prev_hash.to_hex().as_bytes())
+            );
+            assert_eq!(fields[6].as_deref(), Some(event.hash.to_hex().as_bytes()));
+            assert_eq!(fields[7].as_deref(), Some(event.canonical.as_bytes()));
+            assert_eq!(fields[8], None, "no reversal: NULL");
+        }
+        assert_eq!(take(2), (-1i16).to_be_bytes());
+        assert_eq!(at, data.len());
     }
 
     /// A large group streams its events with COPY, in the columns the insert names,
