@@ -4,7 +4,7 @@
 use actix_web::web::{self, Bytes, BytesMut, PayloadConfig};
 use actix_web::HttpRequest;
 use futures_util::StreamExt;
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::core::canonical;
@@ -39,7 +39,9 @@ pub async fn read(mut payload: web::Payload) -> Result<Bytes, ApiError> {
 
 /// Parses a JSON body. Syntax errors are 400 `malformed-json`; JSON of the wrong shape
 /// (missing or unknown members, wrong types) is 422 `invalid-request`.
-pub fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+/// Strings the shape borrows (`Cow` with `#[serde(borrow)]`) point into `body` unless
+/// they hold escapes.
+pub fn parse<'a, T: Deserialize<'a>>(body: &'a Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {

@@ -100,7 +100,7 @@ pub async fn post(
 ) -> Result<HttpResponse, ApiError> {
     let (ledger, body, idempotency) = write_request(&state, &request, &path, payload).await?;
     let entry: PostTransaction = body::parse(&body)?;
-    let codes = entry.postings.iter().map(|p| p.currency.as_str());
+    let codes = entry.postings.iter().map(|p| &*p.currency);
     let book = super::currencies::book_for(&state, &ledger, codes).await?;
     let command = entry.into_command(&book)?;
     submit_one(&state, &ledger, command, idempotency).await
@@ -126,7 +126,7 @@ pub async fn batch(
     let codes = batch
         .entries
         .iter()
-        .flat_map(|e| e.postings.iter().map(|p| p.currency.as_str()));
+        .flat_map(|e| e.postings.iter().map(|p| &*p.currency));
     let book = super::currencies::book_for(&state, &ledger, codes).await?;
     let mut commands = Vec::with_capacity(total);
     let mut refused = Vec::new();
