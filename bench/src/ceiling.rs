@@ -57,11 +57,12 @@ impl CeilingResult {
     }
 }
 
-async fn connect(pg_config: &str) -> Result<Client, BoxError> {
+/// A connection to the service's cluster, driven by a task of its own.
+pub async fn connect(pg_config: &str) -> Result<Client, BoxError> {
     let (client, connection) = tokio_postgres::connect(pg_config, NoTls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            eprintln!("ceiling: database connection closed: {e}");
+            eprintln!("http-load: database connection closed: {e}");
         }
     });
     Ok(client)

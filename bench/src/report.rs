@@ -92,20 +92,8 @@ impl Report {
                 "batch_over_ceiling": self.ratio(self.batch.entries_per_second),
                 "ceiling_after_over_before": after.rows_per_second / before.rows_per_second.max(1e-9),
             },
-            "cpu_cores_busy": {
-                "ceiling_before": self.host[0].cpu.to_json(),
-                "single": self.host[1].cpu.to_json(),
-                "batch": self.host[2].cpu.to_json(),
-                "spread": self.host[3].cpu.to_json(),
-                "ceiling_after": self.host[4].cpu.to_json(),
-            },
-            "wal_syncs": {
-                "ceiling_before": self.host[0].wal.to_json(),
-                "single": self.host[1].wal.to_json(),
-                "batch": self.host[2].wal.to_json(),
-                "spread": self.host[3].wal.to_json(),
-                "ceiling_after": self.host[4].wal.to_json(),
-            },
+            "cpu_cores_busy": self.by_phase(|host| host.cpu.to_json()),
+            "wal_syncs": self.by_phase(|host| host.wal.to_json()),
             "chain": {
                 "head_seq": self.chain.head_seq,
                 "setup_events": self.chain.setup_events,
@@ -115,6 +103,23 @@ impl Report {
                 "ok": self.chain.ok(),
             },
         })
+    }
+
+    /// One member per phase, in `host`'s order.
+    fn by_phase(&self, figure: impl Fn(&Host) -> Value) -> Value {
+        let phases = [
+            "ceiling_before",
+            "single",
+            "batch",
+            "spread",
+            "ceiling_after",
+        ];
+        let members = phases.iter().zip(&self.host);
+        Value::Object(
+            members
+                .map(|(name, host)| (name.to_string(), figure(host)))
+                .collect(),
+        )
     }
 
     pub fn print_table(&self) {

@@ -6,8 +6,7 @@
 //! 1.2 ms under load in the same hour), and single-entry throughput moves with it:
 //! printing it beside each phase tells a slow service from a slow disk.
 
-use tokio_postgres::NoTls;
-
+use crate::ceiling::connect;
 use crate::service::BoxError;
 
 /// `track_wal_io_timing` is off by default (it reads the clock around every WAL write
@@ -39,16 +38,6 @@ impl WalSyncs {
     pub fn to_json(self) -> serde_json::Value {
         serde_json::json!({"count": self.count, "mean_ms": self.mean_ms})
     }
-}
-
-async fn connect(pg_config: &str) -> Result<tokio_postgres::Client, BoxError> {
-    let (client, connection) = tokio_postgres::connect(pg_config, NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            eprintln!("wal: database connection closed: {e}");
-        }
-    });
-    Ok(client)
 }
 
 pub async fn enable_timing(pg_config: &str) -> Result<(), BoxError> {
