@@ -1,7 +1,7 @@
 //! Currencies: ISO 4217 codes with their minor units, plus custom assets registered
 //! per ledger with an explicit scale (`currency.registered`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -41,11 +41,17 @@ impl fmt::Display for CurrencyCode {
 /// The minor units of every ISO 4217 code that has them, by code. Built once from
 /// `iso_currency`'s list: its own `from_code` compares the code with each of the ~180
 /// codes in turn, and a journal entry looks its currencies up several times.
-static ISO_SCALES: LazyLock<HashMap<&'static str, u32>> = LazyLock::new(|| {
+static ISO_SCALES: LazyLock<foldhash::HashMap<&'static str, u32>> = LazyLock::new(|| {
     iso_currency::Currency::iter()
         .filter_map(|c| Some((c.code(), u32::from(c.exponent()?))))
         .collect()
 });
+
+/// The minor units of an ISO 4217 code, if it is one, without building a [`Currency`]
+/// (which copies the code).
+fn iso_scale(code: &CurrencyCode) -> Option<u32> {
+    ISO_SCALES.get(code.as_str()).copied()
+}
 
 /// A currency the ledger knows, with the number of decimals its amounts may carry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -58,8 +64,8 @@ impl Currency {
     /// Looks a code up in ISO 4217. Codes without minor units in the standard (such as
     /// XAU) are not money the ledger can post, so they are unknown here.
     pub fn iso(code: &CurrencyCode) -> Result<Self, CoreError> {
-        match ISO_SCALES.get(code.as_str()) {
-            Some(&scale) => Ok(Self {
+        match iso_scale(code) {
+            Some(scale) => Ok(Self {
                 code: code.clone(),
                 scale,
             }),
@@ -114,18 +120,18 @@ impl CurrencyBook {
     /// ISO 4217 first, then the ledger's custom assets.
     pub fn resolve(&self, code: &str) -> Result<Currency, CoreError> {
         let code = CurrencyCode::parse(code)?;
-        match Currency::iso(&code) {
-            Ok(iso) => Ok(iso),
-            Err(unknown) => match self.custom.get(&code) {
+        match iso_scale(&code) {
+            Some(scale) => Ok(Currency { code, scale }),
+            None => match self.custom.get(&code) {
                 Some(scale) => Currency::custom(code, *scale),
-                None => Err(unknown),
+                None => Err(CoreError::UnknownCurrency(code.to_string())),
             },
         }
     }
 
     /// Whether the ledger may use `currency`: ISO, or registered with this scale.
     pub fn knows(&self, currency: &Currency) -> bool {
-        Currency::iso(currency.code()).is_ok()
+        iso_scale(currency.code()).is_some()
             || self.custom(currency.code()) == Some(currency.scale())
     }
 }
