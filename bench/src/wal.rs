@@ -11,6 +11,7 @@ use crate::service::BoxError;
 
 /// `track_wal_io_timing` is off by default (it reads the clock around every WAL write
 /// and flush); the benchmark's cluster is its own, so it is switched on there.
+///
 /// Two statements sent apart: ALTER SYSTEM refuses to run inside the transaction that
 /// several statements of one query string share.
 const ENABLE: [&str; 2] = [

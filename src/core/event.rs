@@ -174,11 +174,11 @@ pub fn format_date(date: NaiveDate) -> String {
 pub fn write_date(out: &mut Vec<u8>, date: NaiveDate) {
     match u32::try_from(date.year()).ok().filter(|&year| year <= 9999) {
         Some(year) => {
-            push_padded(out, year, 4);
+            push_decimal(out, u64::from(year), 4);
             out.push(b'-');
-            push_padded(out, date.month(), 2);
+            push_decimal(out, u64::from(date.month()), 2);
             out.push(b'-');
-            push_padded(out, date.day(), 2);
+            push_decimal(out, u64::from(date.day()), 2);
         }
         None => out.extend_from_slice(date.format("%Y-%m-%d").to_string().as_bytes()),
     }
@@ -200,19 +200,14 @@ pub fn write_timestamp(out: &mut Vec<u8>, t: DateTime<Utc>) {
     }
     write_date(out, t.date_naive());
     out.push(b'T');
-    push_padded(out, time.hour(), 2);
+    push_decimal(out, u64::from(time.hour()), 2);
     out.push(b':');
-    push_padded(out, time.minute(), 2);
+    push_decimal(out, u64::from(time.minute()), 2);
     out.push(b':');
-    push_padded(out, time.second(), 2);
+    push_decimal(out, u64::from(time.second()), 2);
     out.push(b'.');
-    push_padded(out, time.nanosecond() / 1_000, 6);
+    push_decimal(out, u64::from(time.nanosecond() / 1_000), 6);
     out.push(b'Z');
-}
-
-/// `value` in decimal, left-padded with zeros to `width` digits (wider if it needs).
-fn push_padded(out: &mut Vec<u8>, value: u32, width: usize) {
-    push_decimal(out, u64::from(value), width);
 }
 
 /// `value` in decimal, at least `width` digits (at most 20, as many as a `u64` has).

@@ -332,8 +332,9 @@ async fn copy_events(
 
 /// The binary COPY stream's header: its signature, no flags, no header extension.
 const COPY_HEADER: &[u8; 19] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
-/// What a row of `COPY_EVENTS` takes besides its canonical text: the field count, nine
-/// lengths, the fixed-size values and two hashes in hex.
+/// What a row of `COPY_EVENTS` takes besides its ledger and canonical text: the field
+/// count, nine lengths, the fixed-size values (seq, id, recorded_at, reverses), two
+/// hashes in hex, and up to 64 bytes of event type. A longer type only grows the buffer.
 const COPY_ROW_BYTES: usize = 2 + 9 * 4 + 8 + 16 + 8 + 16 + 2 * 64 + 64;
 
 /// The plan's events as one binary COPY stream (header, a row per event in
