@@ -111,7 +111,13 @@ async fn write_group(
         uncommitted: true,
     };
     let client = pool.get().await.map_err(|e| uncommitted(e.into()))?;
-    let prepared = prepare_pipelined(&client).await.map_err(uncommitted)?;
+    let prepared = match prepare_pipelined(&client).await {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            drop(Object::take(client));
+            return Err(uncommitted(error));
+        }
+    };
     // Every statement is prepared, so each goes out as it is first polled, in this
     // order, and COMMIT last; try_join polls them in order and stops at the first
     // that fails, so a statement that fails before it is sent (its parameters cannot
@@ -184,12 +190,23 @@ async fn write_group(
 /// each, the first time on a connection only), and returns how many the connection
 /// holds. A statement not yet prepared would reach the server after the COMMIT sent
 /// behind it, outside the group's transaction.
+///
+/// A marker is prepared first: if that was a lookup, an earlier group gave the
+/// connection every statement, and they are not looked up again (each lookup hashes a
+/// statement's text, some forty of them per group). Only this function prepares the
+/// marker, and a connection whose preparing failed part way is closed, never returned
+/// to the pool: so a connection that holds the marker holds every statement.
 async fn prepare_pipelined(client: &ClientWrapper) -> Result<usize, StoreError> {
-    for sql in load::LOCK_STATEMENTS
-        .into_iter()
-        .chain(persist::pipelined_statements())
-    {
-        client.prepare_cached(sql).await?;
+    const MARKER: &str = "SELECT 'every pipelined statement is prepared'";
+    let held = client.statement_cache.size();
+    client.prepare_cached(MARKER).await?;
+    if client.statement_cache.size() > held {
+        for sql in load::LOCK_STATEMENTS
+            .into_iter()
+            .chain(persist::pipelined_statements())
+        {
+            client.prepare_cached(sql).await?;
+        }
     }
     Ok(client.statement_cache.size())
 }
