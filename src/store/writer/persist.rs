@@ -72,6 +72,19 @@ const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (ledger_id, key, 
 /// database its setup (the table opened, its constraints and conflict index readied).
 static GROUP_SQL: LazyLock<Vec<String>> = LazyLock::new(|| forms(&ALL_PARTS));
 
+/// A small group sent with nothing in flight (`GroupForm::One`): `GROUP_SQL` with the
+/// ledger's shared lock taken inside it, sent with no BEGIN or COMMIT around it, so
+/// that the group is one statement and its own transaction (a lone Execute commits at
+/// its Sync). Every part reads the ledger id through the lock's CTE, so no row is
+/// written before the lock is held. It holds no link lock, so nothing may start
+/// behind it: the group after it waits for its commit (`task::LedgerTask::run`). The
+/// lock key is the last parameter. Indexed like `GROUP_SQL`.
+static ONE_SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
+    (0..1 << OPTIONAL_PARTS.len())
+        .map(|mask| locked_inside(&statement_sql(mask, &ALL_PARTS)))
+        .collect()
+});
+
 /// The same rows in two statements, for a group sent behind another still in flight
 /// (`GroupForm::Behind`): the log's rows first (Merkle nodes, idempotency records,
 /// events), whose chain check waits for that group to commit, then the upserts, which
@@ -133,6 +146,9 @@ const COPIED_REST_PARTS: [usize; 5] = [0, 1, 4, 3, 2];
 pub(super) enum GroupForm {
     /// Nothing in flight before it: `GROUP_SQL`.
     Alone,
+    /// Nothing in flight before it, and small: `ONE_SQL`, on its own (no BEGIN, locks
+    /// or COMMIT around it).
+    One,
     /// Behind a group in flight: `BEHIND_LOG_SQL`, then `BEHIND_UPSERT_SQL`.
     Behind,
     /// `COPY_MIN_EVENTS` events or more, alone or behind: `COPY_EVENTS`, then
@@ -181,10 +197,48 @@ fn part_in(mask: usize, part: usize) -> bool {
         .is_none_or(|bit| mask & (1 << bit) != 0)
 }
 
+/// `sql` (a statement of `statement_sql`) with the ledger's shared advisory lock taken
+/// first: the ledger parameter `$1` is read through a materialized CTE that takes the
+/// lock, and the lock key becomes the last parameter.
+fn locked_inside(sql: &str) -> String {
+    let key = params_in(sql) + 1;
+    let lock = format!("lk AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(${key}))");
+    let mut out = String::with_capacity(sql.len() * 2);
+    let mut rest = sql;
+    while let Some(at) = rest.find("$1") {
+        let after = &rest[at + 2..];
+        out.push_str(&rest[..at]);
+        if after.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push_str("$1");
+        } else {
+            out.push_str("(SELECT $1::text FROM lk)");
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    match out.strip_prefix("WITH ") {
+        Some(ctes) => format!("WITH {lock}, {ctes}"),
+        None => format!("WITH {lock} {out}"),
+    }
+}
+
+/// The highest `$n` in `sql`.
+fn params_in(sql: &str) -> usize {
+    sql.split('$')
+        .skip(1)
+        .filter_map(|p| {
+            let digits = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
+            p[..digits].parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Every statement a pipelined group of journal entries may send, in any form.
 pub(super) fn pipelined_statements() -> impl Iterator<Item = &'static str> {
     [
         &*GROUP_SQL,
+        &*ONE_SQL,
         &*BEHIND_LOG_SQL,
         &*BEHIND_UPSERT_SQL,
         &*COPIED_REST_SQL,
@@ -242,6 +296,7 @@ pub(super) async fn write_group(
     form: GroupForm,
 ) -> Result<(), StoreError> {
     let l = ledger.as_str();
+    let lock_key = super::load::lock_key(ledger);
     let (levels, idxs, hashes) = crate::store::merkle::stored_columns(&plan.merkle_nodes);
     let keys = IdempotencyColumns::from(plan);
     let balances = BalanceColumns::from(plan);
@@ -282,6 +337,13 @@ pub(super) async fn write_group(
                     &client.prepare_cached(&GROUP_SQL[mask]).await?,
                     &params_of(&ALL_PARTS),
                 )
+                .await?;
+        }
+        GroupForm::One => {
+            let mut params = params_of(&ALL_PARTS);
+            params.push(&lock_key);
+            client
+                .execute(&client.prepare_cached(&ONE_SQL[mask]).await?, &params)
                 .await?;
         }
         GroupForm::Behind => {
@@ -770,6 +832,36 @@ mod tests {
         }
         // Nodes, keys and buckets are the parts left out.
         assert_eq!(parameters(&GROUP_SQL[0]).len(), 33 - 3 - 4 - 6);
+    }
+
+    /// A group of one statement reads the ledger only through the lock's CTE (so no
+    /// part writes a row before the lock is held) and takes the lock key last.
+    #[test]
+    fn a_group_of_one_statement_takes_the_ledger_lock_before_any_row() {
+        assert_eq!(ONE_SQL.len(), GROUP_SQL.len());
+        for (group, one) in GROUP_SQL.iter().zip(ONE_SQL.iter()) {
+            let key = parameters(group).len() + 1;
+            assert_eq!(parameters(one), (1..=key).collect(), "{one}");
+            assert!(one.starts_with(&format!(
+                "WITH lk AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(${key})), "
+            )));
+            // Every `$1` reads the CTE; `$10`–`$19` are other parameters.
+            let ledger_reads = |sql: &str| {
+                sql.match_indices("$1")
+                    .filter(|(at, _)| !sql[at + 2..].starts_with(|c: char| c.is_ascii_digit()))
+                    .count()
+            };
+            assert_eq!(ledger_reads(one), ledger_reads(group), "{one}");
+            assert_eq!(
+                ledger_reads(one),
+                one.matches("(SELECT $1::text FROM lk)").count()
+            );
+        }
+        assert_eq!(
+            locked_inside("INSERT INTO t SELECT $1, * FROM unnest($2::int8[], $12::text[])"),
+            "WITH lk AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared($13)) \
+             INSERT INTO t SELECT (SELECT $1::text FROM lk), * FROM unnest($2::int8[], $12::text[])"
+        );
     }
 
     /// Behind another group, the two statements split the parts between them: the

@@ -70,6 +70,8 @@ struct InFlight {
     /// Fires once the group holds the link lock of its last event, which the chain
     /// check of the group after it waits for.
     linked: Option<oneshot::Receiver<()>>,
+    /// Whether a group may start behind it (it takes a link lock: not `GroupForm::One`).
+    linkable: bool,
     started: std::time::Instant,
 }
 
@@ -103,7 +105,7 @@ async fn write_group(
     pool: Pool,
     ledger: LedgerId,
     plan: Plan,
-    alone: bool,
+    form: persist::GroupForm,
     holding: oneshot::Sender<()>,
 ) -> Result<(), GroupFailure> {
     let uncommitted = |error: StoreError| GroupFailure {
@@ -136,13 +138,6 @@ async fn write_group(
             Ok::<(), StoreError>(())
         };
         let rows = async {
-            let form = if plan.events.len() >= persist::COPY_MIN_EVENTS {
-                persist::GroupForm::Copied
-            } else if alone {
-                persist::GroupForm::Alone
-            } else {
-                persist::GroupForm::Behind
-            };
             // Both sent before COMMIT, in this order (a group behind another closes no
             // month).
             futures_util::try_join!(
@@ -169,7 +164,13 @@ async fn write_group(
             commit
         )
     };
-    let written = statements.await;
+    // A group of one statement is its own transaction, and holds no link lock.
+    let written = if form == persist::GroupForm::One {
+        drop(statements);
+        persist::write_group(&client, &ledger, &plan, form).await
+    } else {
+        statements.await.map(|_| ())
+    };
     // A statement the group sent that `prepare_pipelined` does not list was prepared
     // while the group went out, and COMMIT overtook it.
     debug_assert_eq!(
@@ -238,7 +239,8 @@ impl LedgerTask {
                 if inflight.is_empty()
                     || (inflight.len() < PIPELINE_DEPTH
                         && next.commands >= PIPELINE_MIN_COMMANDS
-                        && next.plan.closes_from.is_none())
+                        && next.plan.closes_from.is_none()
+                        && inflight.iter().all(|g| g.linkable))
                 {
                     let next = self.next.take().expect("checked");
                     self.send(next, &mut inflight).await;
@@ -363,6 +365,16 @@ impl LedgerTask {
         let state = self.state.as_mut().expect("a decided group has a state");
         super::reporting::close_buckets(state, &mut plan);
         let wrote = !plan.events.is_empty();
+        let form = if plan.events.len() >= persist::COPY_MIN_EVENTS {
+            persist::GroupForm::Copied
+        } else if !inflight.is_empty() {
+            persist::GroupForm::Behind
+        } else if commands < PIPELINE_MIN_COMMANDS && plan.closes_from.is_none() {
+            // The group after it would wait for its commit anyway.
+            persist::GroupForm::One
+        } else {
+            persist::GroupForm::Alone
+        };
         let (done, linked) = if wrote {
             // The group before holds its link lock before this one's chain check can
             // ask for it: both store their rows at once, and this one links after it.
@@ -370,12 +382,15 @@ impl LedgerTask {
                 let _ = rx.await;
             }
             let (tx, rx) = oneshot::channel();
-            let alone = inflight.is_empty();
             debug_assert!(
-                alone || plan.closes_from.is_none(),
+                inflight.is_empty() || plan.closes_from.is_none(),
                 "a group closing a month waits"
             );
-            let group = write_group(self.pool.clone(), self.ledger.clone(), plan, alone, tx);
+            debug_assert!(
+                inflight.iter().all(|g| g.linkable),
+                "nothing starts behind a group of one statement"
+            );
+            let group = write_group(self.pool.clone(), self.ledger.clone(), plan, form, tx);
             (tokio::spawn(group), Some(rx))
         } else {
             (tokio::spawn(async { Ok(()) }), None)
@@ -388,6 +403,7 @@ impl LedgerTask {
             keys,
             done,
             linked,
+            linkable: form != persist::GroupForm::One,
             started: std::time::Instant::now(),
         });
     }
