@@ -72,7 +72,7 @@ const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (ledger_id, key, 
 /// database its setup (the table opened, its constraints and conflict index readied).
 static GROUP_SQL: LazyLock<Vec<String>> = LazyLock::new(|| forms(&ALL_PARTS));
 
-/// A small group sent with nothing in flight (`GroupForm::One`): `GROUP_SQL` with the
+/// A group sent with nothing in flight (`GroupForm::One`): `GROUP_SQL` with the
 /// ledger's shared lock taken inside it, sent with no BEGIN or COMMIT around it, so
 /// that the group is one statement and its own transaction (a lone Execute commits at
 /// its Sync). Every part reads the ledger id through the lock's CTE, so no row is
@@ -144,10 +144,10 @@ const COPIED_REST_PARTS: [usize; 5] = [0, 1, 4, 3, 2];
 /// Which statements carry a pipelined group's rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum GroupForm {
-    /// Nothing in flight before it: `GROUP_SQL`.
+    /// Nothing in flight before it, and it closes a month: `GROUP_SQL`.
     Alone,
-    /// Nothing in flight before it, and small: `ONE_SQL`, on its own (no BEGIN, locks
-    /// or COMMIT around it).
+    /// Nothing in flight before it, fewer than `COPY_MIN_EVENTS` events and no month
+    /// closed: `ONE_SQL`, on its own (no BEGIN, locks or COMMIT around it).
     One,
     /// Behind a group in flight: `BEHIND_LOG_SQL`, then `BEHIND_UPSERT_SQL`.
     Behind,
