@@ -84,7 +84,9 @@ struct GroupFailure {
 
 /// One pipelined group on a connection of its own, sent in one go: BEGIN, the
 /// ledger's lock (shared), the link lock of its last event, its rows and COMMIT. Its
-/// chain check waits for the group before it to commit.
+/// chain check waits for the group before it to commit. A group in `GroupForm::One`
+/// (sent alone, not copied, closing no month) is its rows statement only: its own
+/// transaction, the ledger's lock taken inside it, no link lock.
 ///
 /// A group sent while another is in flight stores its log rows first, in one
 /// statement, and its chain check then waits for that group to commit before its
