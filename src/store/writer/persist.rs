@@ -201,37 +201,23 @@ fn part_in(mask: usize, part: usize) -> bool {
 /// first: the ledger parameter `$1` is read through a materialized CTE that takes the
 /// lock, and the lock key becomes the last parameter.
 fn locked_inside(sql: &str) -> String {
-    let key = params_in(sql) + 1;
-    let lock = format!("lk AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(${key}))");
-    let mut out = String::with_capacity(sql.len() * 2);
-    let mut rest = sql;
-    while let Some(at) = rest.find("$1") {
-        let after = &rest[at + 2..];
-        out.push_str(&rest[..at]);
-        if after.starts_with(|c: char| c.is_ascii_digit()) {
-            out.push_str("$1");
-        } else {
+    let mut last = 0;
+    let body = map_params(sql, |n, out| {
+        last = last.max(n);
+        if n == 1 {
             out.push_str("(SELECT $1::text FROM lk)");
+        } else {
+            out.push_str(&format!("${n}"));
         }
-        rest = after;
-    }
-    out.push_str(rest);
-    match out.strip_prefix("WITH ") {
+    });
+    let lock = format!(
+        "lk AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(${}))",
+        last + 1
+    );
+    match body.strip_prefix("WITH ") {
         Some(ctes) => format!("WITH {lock}, {ctes}"),
-        None => format!("WITH {lock} {out}"),
+        None => format!("WITH {lock} {body}"),
     }
-}
-
-/// The highest `$n` in `sql`.
-fn params_in(sql: &str) -> usize {
-    sql.split('$')
-        .skip(1)
-        .filter_map(|p| {
-            let digits = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
-            p[..digits].parse().ok()
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 /// Every statement a pipelined group of journal entries may send, in any form.
@@ -252,8 +238,21 @@ pub(super) fn pipelined_statements() -> impl Iterator<Item = &'static str> {
 /// `sql` with its parameters `$2`, `$3`, … moved up to follow the `used` parameters of
 /// the statements before it (`$1`, the ledger, is shared); also how many it adds.
 fn renumber(sql: &str, used: usize) -> (String, usize) {
-    let mut out = String::with_capacity(sql.len());
     let mut added = 0;
+    let out = map_params(sql, |n, out| {
+        if n == 1 {
+            out.push_str("$1");
+        } else {
+            out.push_str(&format!("${}", used + n - 1));
+            added = added.max(n - 1);
+        }
+    });
+    (out, added)
+}
+
+/// `sql` with each parameter `$n` replaced by what `write` appends for `n`.
+fn map_params(sql: &str, mut write: impl FnMut(usize, &mut String)) -> String {
+    let mut out = String::with_capacity(sql.len() * 2);
     let mut rest = sql;
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
@@ -263,16 +262,11 @@ fn renumber(sql: &str, used: usize) -> (String, usize) {
         let n: usize = rest[at + 1..at + 1 + digits]
             .parse()
             .expect("a parameter number follows $");
-        if n == 1 {
-            out.push_str("$1");
-        } else {
-            out.push_str(&format!("${}", used + n - 1));
-            added = added.max(n - 1);
-        }
+        write(n, &mut out);
         rest = &rest[at + 1 + digits..];
     }
     out.push_str(rest);
-    (out, added)
+    out
 }
 
 /// A statement's parameters: the ledger (`$1`), then each part's columns in order.

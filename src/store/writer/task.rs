@@ -122,56 +122,11 @@ async fn write_group(
             return Err(uncommitted(error));
         }
     };
-    // Every statement is prepared, so each goes out as it is first polled, in this
-    // order, and COMMIT last; try_join polls them in order and stops at the first
-    // that fails, so a statement that fails before it is sent (its parameters cannot
-    // be encoded) leaves COMMIT unsent.
-    let statements = async {
-        let begin = async {
-            client
-                .batch_execute("BEGIN")
-                .await
-                .map_err(StoreError::from)
-        };
-        let last = plan.events.last().map_or(0, |(e, _)| e.seq);
-        let link = async {
-            load::hold_link(&client, &ledger, last).await?;
-            let _ = holding.send(());
-            Ok::<(), StoreError>(())
-        };
-        let rows = async {
-            // Both sent before COMMIT, in this order (a group behind another closes no
-            // month).
-            futures_util::try_join!(
-                super::reporting::write_closed_months(
-                    &client,
-                    &ledger,
-                    super::reporting::closed_by(&plan)
-                ),
-                persist::write_group(&client, &ledger, &plan, form)
-            )
-            .map(|_| ())
-        };
-        let commit = async {
-            client
-                .batch_execute("COMMIT")
-                .await
-                .map_err(StoreError::from)
-        };
-        futures_util::try_join!(
-            begin,
-            load::lock_shared(&client, &ledger),
-            link,
-            rows,
-            commit
-        )
-    };
     // A group of one statement is its own transaction, and holds no link lock.
     let written = if form == persist::GroupForm::One {
-        drop(statements);
         persist::write_group(&client, &ledger, &plan, form).await
     } else {
-        statements.await.map(|_| ())
+        in_transaction(&client, &ledger, &plan, form, holding).await
     };
     // A statement the group sent that `prepare_pipelined` does not list was prepared
     // while the group went out, and COMMIT overtook it.
@@ -187,6 +142,52 @@ async fn write_group(
         return Err(GroupFailure { error, uncommitted });
     }
     Ok(())
+}
+
+/// A group's statements between BEGIN and COMMIT. Every statement is prepared, so each
+/// goes out as it is first polled, in this order, and COMMIT last; try_join polls them
+/// in order and stops at the first that fails, so a statement that fails before it is
+/// sent (its parameters cannot be encoded) leaves COMMIT unsent.
+async fn in_transaction(
+    client: &ClientWrapper,
+    ledger: &LedgerId,
+    plan: &Plan,
+    form: persist::GroupForm,
+    holding: oneshot::Sender<()>,
+) -> Result<(), StoreError> {
+    let begin = async {
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(StoreError::from)
+    };
+    let last = plan.events.last().map_or(0, |(e, _)| e.seq);
+    let link = async {
+        load::hold_link(client, ledger, last).await?;
+        let _ = holding.send(());
+        Ok::<(), StoreError>(())
+    };
+    let rows = async {
+        // Both sent before COMMIT, in this order (a group behind another closes no
+        // month).
+        futures_util::try_join!(
+            super::reporting::write_closed_months(
+                client,
+                ledger,
+                super::reporting::closed_by(plan)
+            ),
+            persist::write_group(client, ledger, plan, form)
+        )
+        .map(|_| ())
+    };
+    let commit = async {
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(StoreError::from)
+    };
+    futures_util::try_join!(begin, load::lock_shared(client, ledger), link, rows, commit)
+        .map(|_| ())
 }
 
 /// Prepares, on `client`, every statement a pipelined group may send (a round trip
