@@ -13,6 +13,7 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     pub batch_commands: HistogramVec,
     pub commit_seconds: HistogramVec,
+    pub groups: IntCounterVec,
     pub queue_depth: IntGaugeVec,
     pub head_seq: IntGaugeVec,
     pub checkpoint_age: prometheus::GaugeVec,
@@ -48,6 +49,14 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["ledger"],
     )
     .expect("valid metric");
+    let groups = IntCounterVec::new(
+        Opts::new(
+            "chainbook_writer_groups_total",
+            "Pipelined groups sent, by how they went out (one, chained, behind, copied, alone)",
+        ),
+        &["ledger", "form"],
+    )
+    .expect("valid metric");
     let queue_depth = IntGaugeVec::new(
         Opts::new(
             "chainbook_writer_queue_depth",
@@ -76,6 +85,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(batch_commands.clone()),
         Box::new(commit_seconds.clone()),
+        Box::new(groups.clone()),
         Box::new(queue_depth.clone()),
         Box::new(head_seq.clone()),
         Box::new(checkpoint_age.clone()),
@@ -87,6 +97,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         requests,
         batch_commands,
         commit_seconds,
+        groups,
         queue_depth,
         head_seq,
         checkpoint_age,

@@ -77,8 +77,9 @@ static GROUP_SQL: LazyLock<Vec<String>> = LazyLock::new(|| forms(&ALL_PARTS));
 /// that the group is one statement and its own transaction (a lone Execute commits at
 /// its Sync). Every part reads the ledger id through the lock's CTE, so no row is
 /// written before the lock is held. It holds no link lock, so nothing may start
-/// behind it: the group after it waits for its commit (`task::LedgerTask::run`). The
-/// lock key is the last parameter. Indexed like `GROUP_SQL`.
+/// beside it: the group after it is chained behind it on its connection, and so runs
+/// once it has committed (`task::Follow::Chained`). The lock key is the last
+/// parameter. Indexed like `GROUP_SQL`.
 static ONE_SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
     (0..1 << OPTIONAL_PARTS.len())
         .map(|mask| locked_inside(&statement_sql(mask, &ALL_PARTS)))
@@ -146,8 +147,9 @@ const COPIED_REST_PARTS: [usize; 5] = [0, 1, 4, 3, 2];
 pub(super) enum GroupForm {
     /// Nothing in flight before it, and it closes a month: `GROUP_SQL`.
     Alone,
-    /// Nothing in flight before it, fewer than `COPY_MIN_EVENTS` events and no month
-    /// closed: `ONE_SQL`, on its own (no BEGIN, locks or COMMIT around it).
+    /// Nothing in flight before it, or only groups of this form (it is then chained
+    /// on their connection), fewer than `COPY_MIN_EVENTS` events and no month closed:
+    /// `ONE_SQL`, on its own (no BEGIN, locks or COMMIT around it).
     One,
     /// Behind a group in flight: `BEHIND_LOG_SQL`, then `BEHIND_UPSERT_SQL`.
     Behind,

@@ -51,6 +51,14 @@ struct Decided {
 /// Three took 4 clients' batches of 500 entries 11–17% further than two (ahead in 13
 /// of 18 rounds) once groups were decided ahead; four were not clearly better.
 const PIPELINE_DEPTH: usize = 3;
+/// One-statement groups in flight at once, each chained behind the one before on its
+/// connection (`GroupForm::One`): one executing, the next waiting in the server.
+const CHAIN_DEPTH: usize = 2;
+/// Commands a decided group holds before it is chained behind a one-statement group in
+/// flight. Against chaining none, with 64 clients of single entries: 24 took 4–6% more
+/// (ahead in 6 of 8 and 6 of 10 `bench/ab.sh` rounds), 16 and 32 3–4% (5 of 8 each),
+/// 8 far less (groups of 15, each paying a transaction).
+const CHAIN_MIN_COMMANDS: usize = 24;
 /// Commands a decided group holds before it starts behind one in flight. With 64
 /// clients of single entries (groups of ~30), 32 took 5–7% more than 100 (ahead in 14
 /// of 18 rounds; month rows of open months no longer written) and 16 clearly less
@@ -67,12 +75,24 @@ struct InFlight {
     wrote: bool,
     keys: Vec<String>,
     done: tokio::task::JoinHandle<Result<(), GroupFailure>>,
-    /// Fires once the group holds the link lock of its last event, which the chain
-    /// check of the group after it waits for.
-    linked: Option<oneshot::Receiver<()>>,
-    /// Whether a group may start behind it (it takes a link lock: not `GroupForm::One`).
-    linkable: bool,
+    /// Fires once the group after it may go out (`Follow`).
+    ready: Option<oneshot::Receiver<Follow>>,
+    /// Whether it is one statement (`GroupForm::One`): a group after it is chained on
+    /// its connection, never started beside it.
+    one_statement: bool,
     started: std::time::Instant,
+}
+
+/// How the group after a group in flight goes out.
+enum Follow {
+    /// The group holds the link lock of its last event, which the chain check of the
+    /// group after it waits for: that one stores its rows at once, on a connection of
+    /// its own.
+    Linked,
+    /// The group is one statement, sent on this connection: the group after it is
+    /// sent on the same connection, so the server runs it once this one has committed
+    /// (its chain check then finds its predecessor stored, with nothing to wait for).
+    Chained(Arc<Object>),
 }
 
 /// Why a pipelined group failed, and whether it certainly did not commit (its COMMIT
@@ -85,8 +105,9 @@ struct GroupFailure {
 /// One pipelined group on a connection of its own, sent in one go: BEGIN, the
 /// ledger's lock (shared), the link lock of its last event, its rows and COMMIT. Its
 /// chain check waits for the group before it to commit. A group in `GroupForm::One`
-/// (sent alone, not copied, closing no month) is its rows statement only: its own
-/// transaction, the ledger's lock taken inside it, no link lock.
+/// (sent alone or chained, not copied, closing no month) is its rows statement only:
+/// its own transaction, the ledger's lock taken inside it, no link lock. A chained
+/// group goes out on the connection of the group before it (`chained`).
 ///
 /// A group sent while another is in flight stores its log rows first, in one
 /// statement, and its chain check then waits for that group to commit before its
@@ -108,25 +129,36 @@ async fn write_group(
     ledger: LedgerId,
     plan: Plan,
     form: persist::GroupForm,
-    holding: oneshot::Sender<()>,
+    ready: oneshot::Sender<Follow>,
+    chained: Option<Arc<Object>>,
 ) -> Result<(), GroupFailure> {
     let uncommitted = |error: StoreError| GroupFailure {
         error,
         uncommitted: true,
     };
-    let client = pool.get().await.map_err(|e| uncommitted(e.into()))?;
+    let client = match chained {
+        Some(client) => client,
+        None => Arc::new(pool.get().await.map_err(|e| uncommitted(e.into()))?),
+    };
     let prepared = match prepare_pipelined(&client).await {
         Ok(prepared) => prepared,
         Err(error) => {
-            drop(Object::take(client));
+            close(client);
             return Err(uncommitted(error));
         }
     };
-    // A group of one statement is its own transaction, and holds no link lock.
+    // A group of one statement is its own transaction, and holds no link lock. Its
+    // statement is prepared, so it goes out as `write` is first polled, before the
+    // group after it may be chained behind it.
     let written = if form == persist::GroupForm::One {
-        persist::write_group(&client, &ledger, &plan, form).await
+        let write = persist::write_group(&client, &ledger, &plan, form);
+        let follow = async {
+            let _ = ready.send(Follow::Chained(Arc::clone(&client)));
+            Ok(())
+        };
+        futures_util::try_join!(write, follow).map(|_| ())
     } else {
-        in_transaction(&client, &ledger, &plan, form, holding).await
+        in_transaction(&client, &ledger, &plan, form, ready).await
     };
     // A statement the group sent that `prepare_pipelined` does not list was prepared
     // while the group went out, and COMMIT overtook it.
@@ -136,12 +168,21 @@ async fn write_group(
         "a pipelined group sent a statement that prepare_pipelined does not prepare"
     );
     if let Err(error) = written {
-        drop(Object::take(client));
+        close(client);
         // No answer at all (the connection broke): COMMIT may have been carried out.
         let uncommitted = !matches!(error, StoreError::Unavailable(_));
         return Err(GroupFailure { error, uncommitted });
     }
     Ok(())
+}
+
+/// Closes a connection a group failed on rather than return it to the pool, unless a
+/// group chained behind it still holds it: that one closes it if it fails too, and a
+/// failed statement of its own leaves the connection in no transaction.
+fn close(client: Arc<Object>) {
+    if let Ok(client) = Arc::try_unwrap(client) {
+        drop(Object::take(client));
+    }
 }
 
 /// A group's statements between BEGIN and COMMIT. Every statement is prepared, so each
@@ -153,7 +194,7 @@ async fn in_transaction(
     ledger: &LedgerId,
     plan: &Plan,
     form: persist::GroupForm,
-    holding: oneshot::Sender<()>,
+    ready: oneshot::Sender<Follow>,
 ) -> Result<(), StoreError> {
     let begin = async {
         client
@@ -164,7 +205,7 @@ async fn in_transaction(
     let last = plan.events.last().map_or(0, |(e, _)| e.seq);
     let link = async {
         load::hold_link(client, ledger, last).await?;
-        let _ = holding.send(());
+        let _ = ready.send(Follow::Linked);
         Ok::<(), StoreError>(())
     };
     let rows = async {
@@ -188,6 +229,17 @@ async fn in_transaction(
     };
     futures_util::try_join!(begin, load::lock_shared(client, ledger), link, rows, commit)
         .map(|_| ())
+}
+
+/// A group's form as `chainbook_writer_groups_total` labels it.
+fn form_label(form: persist::GroupForm, chained: bool) -> &'static str {
+    match form {
+        persist::GroupForm::One if chained => "chained",
+        persist::GroupForm::One => "one",
+        persist::GroupForm::Alone => "alone",
+        persist::GroupForm::Behind => "behind",
+        persist::GroupForm::Copied => "copied",
+    }
 }
 
 /// Prepares, on `client`, every statement a pipelined group may send (a round trip
@@ -238,12 +290,19 @@ impl LedgerTask {
             // its own (small groups are cheaper gathered into the next one).
             if let Some(next) = &self.next {
                 // One that closes a month sums the month's day rows, so it waits
-                // for every group before it to commit them.
+                // for every group before it to commit them. Behind one-statement
+                // groups only another is chained (not copied: fewer events).
+                let chaining = inflight.iter().all(|g| g.one_statement);
                 if inflight.is_empty()
-                    || (inflight.len() < PIPELINE_DEPTH
-                        && next.commands >= PIPELINE_MIN_COMMANDS
-                        && next.plan.closes_from.is_none()
-                        && inflight.iter().all(|g| g.linkable))
+                    || (next.plan.closes_from.is_none()
+                        && if chaining {
+                            inflight.len() < CHAIN_DEPTH
+                                && next.commands >= CHAIN_MIN_COMMANDS
+                                && next.plan.events.len() < persist::COPY_MIN_EVENTS
+                        } else {
+                            inflight.len() < PIPELINE_DEPTH
+                                && next.commands >= PIPELINE_MIN_COMMANDS
+                        })
                 {
                     let next = self.next.take().expect("checked");
                     self.send(next, &mut inflight).await;
@@ -368,36 +427,65 @@ impl LedgerTask {
         let state = self.state.as_mut().expect("a decided group has a state");
         super::reporting::close_buckets(state, &mut plan);
         let wrote = !plan.events.is_empty();
-        let form = if plan.events.len() >= persist::COPY_MIN_EVENTS {
+        let chained = !inflight.is_empty() && inflight.iter().all(|g| g.one_statement);
+        let form = if chained {
+            persist::GroupForm::One
+        } else if plan.events.len() >= persist::COPY_MIN_EVENTS {
             persist::GroupForm::Copied
         } else if !inflight.is_empty() {
             persist::GroupForm::Behind
         } else if plan.closes_from.is_none() {
-            // Nothing may start behind it; with 64 clients of single entries that
-            // cost less than the four statements it saves (see `GroupForm::One`).
+            // Nothing may start beside it, only be chained behind it; with 64
+            // clients of single entries that cost less than the four statements it
+            // saves (see `GroupForm::One`).
             persist::GroupForm::One
         } else {
             persist::GroupForm::Alone
         };
-        let (done, linked) = if wrote {
-            // The group before holds its link lock before this one's chain check can
+        if wrote {
+            crate::metrics::METRICS
+                .groups
+                .with_label_values(&[self.ledger.as_str(), form_label(form, chained)])
+                .inc();
+        }
+        // A group that writes nothing passes on what the group before it sends.
+        let before = inflight.back_mut().and_then(|g| g.ready.take());
+        let (done, ready) = if wrote {
+            // Once the group before holds its link lock, this one's chain check may
             // ask for it: both store their rows at once, and this one links after it.
-            if let Some(rx) = inflight.back_mut().and_then(|g| g.linked.take()) {
-                let _ = rx.await;
-            }
+            // Once the group before is sent, this one may be chained behind it.
+            let follow = match before {
+                Some(rx) => rx.await.ok(),
+                None => None,
+            };
+            let connection = match follow {
+                Some(Follow::Chained(client)) => Some(client),
+                // Behind a linked group, or nothing before it: a connection of its
+                // own. A chained group whose predecessor's task failed before
+                // sending anything also takes one: it then fails its chain check
+                // (its predecessor is missing) and is decided again with it.
+                Some(Follow::Linked) | None => None,
+            };
+            debug_assert!(
+                !chained || plan.events.len() < persist::COPY_MIN_EVENTS,
+                "only one statement is chained"
+            );
             let (tx, rx) = oneshot::channel();
             debug_assert!(
                 inflight.is_empty() || plan.closes_from.is_none(),
                 "a group closing a month waits"
             );
-            debug_assert!(
-                inflight.iter().all(|g| g.linkable),
-                "nothing starts behind a group of one statement"
+            let group = write_group(
+                self.pool.clone(),
+                self.ledger.clone(),
+                plan,
+                form,
+                tx,
+                connection,
             );
-            let group = write_group(self.pool.clone(), self.ledger.clone(), plan, form, tx);
             (tokio::spawn(group), Some(rx))
         } else {
-            (tokio::spawn(async { Ok(()) }), None)
+            (tokio::spawn(async { Ok(()) }), before)
         };
         inflight.push_back(InFlight {
             jobs,
@@ -406,8 +494,8 @@ impl LedgerTask {
             wrote,
             keys,
             done,
-            linked,
-            linkable: form != persist::GroupForm::One,
+            ready,
+            one_statement: form == persist::GroupForm::One,
             started: std::time::Instant::now(),
         });
     }
