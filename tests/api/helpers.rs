@@ -435,3 +435,15 @@ pub async fn funded_ledger(app: &TestApp, id: &str, funding: &str) -> String {
     assert_eq!(r.status, 201, "{}", r.text);
     key
 }
+
+/// How many groups of `ledger` went out chained behind another on its connection, from
+/// a `/metrics` text (`chainbook_writer_groups_total`); fails if none is counted.
+pub fn chained_groups(metrics: &str, ledger: &str) -> u64 {
+    let line = format!(r#"chainbook_writer_groups_total{{form="chained",ledger="{ledger}"}} "#);
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .unwrap_or_else(|| panic!("no {line} in\n{metrics}"))
+        .parse()
+        .unwrap()
+}
