@@ -231,6 +231,12 @@ async fn in_transaction(
         .map(|_| ())
 }
 
+/// Whether a group sent now is chained: groups are in flight, every one of them a
+/// single statement (`GroupForm::One`).
+fn chains_behind(inflight: &VecDeque<InFlight>) -> bool {
+    !inflight.is_empty() && inflight.iter().all(|g| g.one_statement)
+}
+
 /// A group's form as `chainbook_writer_groups_total` labels it.
 fn form_label(form: persist::GroupForm, chained: bool) -> &'static str {
     match form {
@@ -292,10 +298,9 @@ impl LedgerTask {
                 // One that closes a month sums the month's day rows, so it waits
                 // for every group before it to commit them. Behind one-statement
                 // groups only another is chained (not copied: fewer events).
-                let chaining = inflight.iter().all(|g| g.one_statement);
                 if inflight.is_empty()
                     || (next.plan.closes_from.is_none()
-                        && if chaining {
+                        && if chains_behind(&inflight) {
                             inflight.len() < CHAIN_DEPTH
                                 && next.commands >= CHAIN_MIN_COMMANDS
                                 && next.plan.events.len() < persist::COPY_MIN_EVENTS
@@ -427,7 +432,7 @@ impl LedgerTask {
         let state = self.state.as_mut().expect("a decided group has a state");
         super::reporting::close_buckets(state, &mut plan);
         let wrote = !plan.events.is_empty();
-        let chained = !inflight.is_empty() && inflight.iter().all(|g| g.one_statement);
+        let chained = chains_behind(inflight);
         let form = if chained {
             persist::GroupForm::One
         } else if plan.events.len() >= persist::COPY_MIN_EVENTS {
@@ -454,17 +459,16 @@ impl LedgerTask {
             // Once the group before holds its link lock, this one's chain check may
             // ask for it: both store their rows at once, and this one links after it.
             // Once the group before is sent, this one may be chained behind it.
-            let follow = match before {
-                Some(rx) => rx.await.ok(),
+            // Behind a linked group, or nothing before it: a connection of its own.
+            // A chained group whose predecessor's task failed before sending anything
+            // also takes one: it then fails its chain check (its predecessor is
+            // missing) and is decided again with it.
+            let connection = match before {
+                Some(rx) => match rx.await {
+                    Ok(Follow::Chained(client)) => Some(client),
+                    Ok(Follow::Linked) | Err(_) => None,
+                },
                 None => None,
-            };
-            let connection = match follow {
-                Some(Follow::Chained(client)) => Some(client),
-                // Behind a linked group, or nothing before it: a connection of its
-                // own. A chained group whose predecessor's task failed before
-                // sending anything also takes one: it then fails its chain check
-                // (its predecessor is missing) and is decided again with it.
-                Some(Follow::Linked) | None => None,
             };
             debug_assert!(
                 !chained || plan.events.len() < persist::COPY_MIN_EVENTS,
