@@ -562,8 +562,10 @@ async fn groups_chained_on_one_connection_leave_what_a_rebuild_gives() {
 /// Requests that arrive together are decided into groups that go out behind one
 /// another, each storing its log rows while the one before commits and its upserts
 /// once it has (`persist::GroupForm::Behind`, and `Copied` for groups of 64 events or
-/// more, whose events go by COPY): batches of 40 and 80 and single entries, many at
-/// once, leave the projections a rebuild from the log gives, and every entry counted.
+/// more, whose events go by COPY, their idempotency records after them): batches of
+/// 40 and 80 and single entries, many at once, some of the batches with idempotency
+/// keys, leave the projections a rebuild from the log gives, every entry counted, and
+/// every key's first answer to replay.
 #[tokio::test]
 async fn groups_sent_behind_one_another_leave_what_a_rebuild_gives() {
     let app = spawn_app().await;
@@ -574,23 +576,33 @@ async fn groups_sent_behind_one_another_leave_what_a_rebuild_gives() {
     let batch_path = format!("{path}/batch");
     let mut rng = StdRng::seed_from_u64(17);
     let mut posted = 0;
-    for _ in 0..6 {
+    let mut keyed = Vec::new();
+    for round in 0..6 {
         let batches: Vec<_> = (0..8)
             .map(|i| {
                 let size = if i % 2 == 0 { 40 } else { 80 };
                 let entries: Vec<_> = (0..size).map(|_| random_entry(&mut rng)).collect();
-                json!({"atomic": false, "entries": entries})
+                // Every fourth batch, one of 80, with a key.
+                let key = (i % 4 == 1).then(|| format!("crowd-{round}-{i}"));
+                (key, json!({"atomic": false, "entries": entries}))
             })
             .collect();
         let singles: Vec<_> = (0..40).map(|_| random_entry(&mut rng)).collect();
+        let (app, key, batch_path) = (&app, &s.key, &batch_path);
         let (batch_replies, single_replies) = futures_util::join!(
-            futures_util::future::join_all(batches.iter().map(|b| app.post(
-                &s.key,
-                &batch_path,
-                b
-            ))),
-            futures_util::future::join_all(singles.iter().map(|e| app.post(&s.key, path, e)))
+            futures_util::future::join_all(batches.iter().map(|(idem, b)| async move {
+                match idem {
+                    Some(idem) => app.post_idem(key, batch_path, idem, b).await,
+                    None => app.post(key, batch_path, b).await,
+                }
+            })),
+            futures_util::future::join_all(singles.iter().map(|e| app.post(key, path, e)))
         );
+        for ((key, body), r) in batches.into_iter().zip(&batch_replies) {
+            if let Some(key) = key {
+                keyed.push((key, body, r.body.clone()));
+            }
+        }
         for r in batch_replies {
             assert_eq!(r.status, 200, "{}", r.text);
             for item in r.body["results"].as_array().unwrap() {
@@ -604,6 +616,13 @@ async fn groups_sent_behind_one_another_leave_what_a_rebuild_gives() {
         }
     }
     assert_eq!(posted, 6 * (4 * 40 + 4 * 80 + 40));
+    assert_eq!(app.head_seq("crowd").await, head + posted);
+    assert_eq!(keyed.len(), 12);
+    for (key, body, first) in &keyed {
+        let again = app.post_idem(&s.key, &batch_path, key, body).await;
+        assert_eq!(again.status, 200, "{}", again.text);
+        assert_eq!(&again.body, first, "{key}");
+    }
     assert_eq!(app.head_seq("crowd").await, head + posted);
     let live = snapshot(&app, "crowd").await;
     assert_identical(&rebuild_in_chunks(&app, "crowd", 500).await);
