@@ -604,6 +604,7 @@ async fn json_logs_carry_the_request_id_that_the_answer_echoes() {
     };
     let line = answered("audit-42").unwrap_or_else(|| panic!("{text}"));
     assert_eq!(line["fields"]["status"], 404);
-    assert_eq!(line["span"]["route"], "/v1/ledgers/{ledger}");
+    assert_eq!(line["fields"]["route"], "/v1/ledgers/{ledger}");
+    assert_eq!(line["span"]["method"], "GET");
     assert!(answered(&generated).is_some(), "{text}");
 }
