@@ -487,7 +487,11 @@ impl LedgerTask {
                 tx,
                 connection,
             );
-            (tokio::spawn(group), Some(rx))
+            // Boxed where it is made: spawned as it is, the future (kilobytes: every
+            // statement's state) was copied several times over on its way into the
+            // task, 68,000 instructions per group (callgrind; with 16 clients of
+            // single entries, memcpy fell from 21,000 to 4,600 instructions a request).
+            (tokio::spawn(Box::pin(group)), Some(rx))
         } else {
             (tokio::spawn(async { Ok(()) }), before)
         };
