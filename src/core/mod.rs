@@ -11,6 +11,7 @@ pub mod decide;
 pub mod entry;
 pub mod error;
 pub mod event;
+pub mod event_id;
 pub mod hash;
 pub mod ledger;
 pub mod limits;

@@ -6,6 +6,7 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::core::event::export_line;
+use crate::core::event_id;
 use crate::core::ledger::LedgerId;
 
 use super::{Pool, StoreError};
@@ -101,10 +102,22 @@ pub async fn by_id(
     ledger: &LedgerId,
     id: Uuid,
 ) -> Result<Option<StoredEvent>, StoreError> {
-    const SQL: &str =
-        "SELECT seq, type, canonical, hash FROM events WHERE ledger_id = $1 AND id = $2";
+    // An id that carries its seq is found by the primary key; any other id (an event
+    // written before ids carried their seq) through `events_by_legacy_id`, whose
+    // predicate the query repeats so that the planner may use it (`sql/V0017`).
+    const BY_SEQ: &str = "SELECT seq, type, canonical, hash FROM events \
+         WHERE ledger_id = $1 AND seq = $2 AND id = $3";
+    const LEGACY: &str = "SELECT seq, type, canonical, hash FROM events \
+         WHERE ledger_id = $1 AND id = $2 AND get_byte(uuid_send(id), 6) >> 4 <> 8";
     let client = pool.get().await?;
-    let row = client.query_opt(SQL, &[&ledger.as_str(), &id]).await?;
+    let row = match event_id::seq_of(id) {
+        Some(seq) => {
+            client
+                .query_opt(BY_SEQ, &[&ledger.as_str(), &(seq as i64), &id])
+                .await?
+        }
+        None => client.query_opt(LEGACY, &[&ledger.as_str(), &id]).await?,
+    };
     Ok(row.map(|r| StoredEvent {
         seq: r.get::<_, i64>(0) as u64,
         type_name: r.get(1),

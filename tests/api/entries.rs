@@ -317,3 +317,83 @@ async fn a_reversal_mirrors_the_original_once() {
     .assert_problem(404, "transaction-not-found");
     assert!(app.verify("acme").await.ok());
 }
+
+/// An event's id carries its seq, and the event of an id is found by it; an id whose
+/// seq names another event finds nothing. An event written before ids carried their
+/// seq (a version-7 id, made here by the owner behind the service's back) is still
+/// found, through the index of such ids.
+#[tokio::test]
+async fn the_event_of_an_id_is_found_whether_or_not_the_id_carries_its_seq() {
+    let app = spawn_app().await;
+    let key = funded_ledger(&app, "acme", "100.00").await;
+    let mut posted = Vec::new();
+    for amount in ["10.00", "20.00", "30.00"] {
+        let r = app
+            .transfer(
+                &key,
+                "acme",
+                "assets:cash",
+                "expenses:supplies",
+                "EUR",
+                amount,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let id: uuid::Uuid = r.body["id"].as_str().unwrap().parse().unwrap();
+        let seq = r.body["seq"].as_u64().unwrap();
+        assert_eq!(chainbook::core::event_id::seq_of(id), Some(seq));
+        posted.push((id, seq));
+    }
+    let reverse = |id: uuid::Uuid| format!("/v1/ledgers/acme/transactions/{id}/reverse");
+
+    // The first by its own id.
+    let (first, _) = posted[0];
+    let r = app.post(&key, &reverse(first), &json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["data"]["reverses"], first.to_string());
+
+    // The second's id with the third's seq in it names no event.
+    let (second, second_seq) = posted[1];
+    let (_, third_seq) = posted[2];
+    let forged =
+        uuid::Uuid::from_u128(second.as_u128() - u128::from(second_seq) + u128::from(third_seq));
+    assert_eq!(chainbook::core::event_id::seq_of(forged), Some(third_seq));
+    app.post(&key, &reverse(forged), &json!({}))
+        .await
+        .assert_problem(404, "transaction-not-found");
+
+    // The third, given a version-7 id as if written before ids carried their seq.
+    let legacy = uuid::Uuid::now_v7();
+    let db = app.db.owner().await;
+    db.execute("ALTER TABLE events DISABLE TRIGGER events_append_only", &[])
+        .await
+        .unwrap();
+    db.execute(
+        "UPDATE events SET id = $1 WHERE ledger_id = 'acme' AND seq = $2",
+        &[&legacy, &(third_seq as i64)],
+    )
+    .await
+    .unwrap();
+    db.execute("ALTER TABLE events ENABLE TRIGGER events_append_only", &[])
+        .await
+        .unwrap();
+    let r = app.post(&key, &reverse(legacy), &json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["data"]["reverses"], legacy.to_string());
+    assert_eq!(app.balance("acme", "assets:cash", "EUR").await, "80.00");
+    // Legacy ids stay unique in their ledger.
+    db.execute("ALTER TABLE events DISABLE TRIGGER events_append_only", &[])
+        .await
+        .unwrap();
+    let duplicate = db
+        .execute(
+            "UPDATE events SET id = $1 WHERE ledger_id = 'acme' AND seq = $2",
+            &[&legacy, &(second_seq as i64)],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{duplicate:?}").contains("events_by_legacy_id"),
+        "{duplicate:?}"
+    );
+}

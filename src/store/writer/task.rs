@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::core::decide::{decide, Command};
 use crate::core::event::{now_micros, seal, EventBody, SealedEvent};
+use crate::core::event_id;
 use crate::core::hash::Hash;
 use crate::core::ledger::LedgerId;
 use crate::core::state::LedgerState;
@@ -847,14 +848,9 @@ fn decide_group(
 
 fn append(state: &mut LedgerState, body: EventBody, plan: &mut Plan) -> Arc<SealedEvent> {
     let seq = state.head_seq + 1;
-    let sealed = Arc::new(seal(
-        &state.ledger,
-        seq,
-        state.head_hash,
-        Uuid::now_v7(),
-        now_micros(),
-        &body,
-    ));
+    let at = now_micros();
+    let id = event_id::mint(seq, at.timestamp_millis() as u64, rand::random());
+    let sealed = Arc::new(seal(&state.ledger, seq, state.head_hash, id, at, &body));
     state.apply(&body, seq, sealed.hash);
     if let Some(frontier) = state.merkle.as_mut() {
         plan.merkle_nodes.extend(frontier.push(&sealed.hash));
