@@ -322,7 +322,8 @@ impl TestApp {
     }
 
     /// Moves `amount` EUR from cash to supplies in a `funded_ledger`; it must succeed.
-    pub async fn pay_supplies(&self, key: &str, ledger: &str, amount: &str) {
+    /// Returns the answer.
+    pub async fn pay_supplies(&self, key: &str, ledger: &str, amount: &str) -> Reply {
         let r = self
             .transfer(
                 key,
@@ -334,6 +335,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.text);
+        r
     }
 
     pub async fn head_seq(&self, ledger: &str) -> u64 {
