@@ -1,12 +1,14 @@
-//! The postings of the log summed per range of seqs (`balance_buckets`), pure. A level-0
-//! bucket's sums are kept open while its events arrive and are written once, by the
-//! commit that appends its last seq; the larger levels then gain those sums. A balance
-//! at a seq reads only whole buckets (and the log after the last one), so a bucket
-//! never needs a row before it is whole, and each commit writes bucket rows only when
-//! it completes one: about one row per account per 256 events, instead of one per
-//! account per commit.
+//! The postings of the log summed per range of seqs (`balance_buckets`), pure. A bucket
+//! of each level is kept open in memory while its seqs arrive and written once, by the
+//! commit that appends its last seq: a level-0 bucket's sums are those of its events,
+//! and a larger bucket's the sums of the whole buckets of the level below it. A
+//! balance at a seq reads only whole buckets (and the log after the last one), so a
+//! bucket never needs a row before it is whole. Each commit so writes bucket rows only
+//! when it completes one, as new rows: about one row per account per 256 events at
+//! level 0, and sixteen times fewer at each level above.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use rust_decimal::Decimal;
 
@@ -21,57 +23,99 @@ pub const BUCKET_SIZES: [u64; 3] = [256, 4_096, 262_144];
 /// Debits and credits per account and currency.
 pub type Sums = BTreeMap<(AccountCode, CurrencyCode), (Decimal, Decimal)>;
 
-/// A level-0 bucket whose last seq has been appended: its index and its sums.
+/// A bucket whose last seq has been appended: its level, its index and its sums.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClosedBucket {
+    pub level: usize,
     pub bucket: u64,
     pub sums: Sums,
 }
 
 impl ClosedBucket {
-    /// The `(level, bucket)` rows it adds to, level 0 first.
-    pub fn rows(&self) -> [(i16, i64); 3] {
-        let mut rows = [(0, 0); 3];
-        for (level, size) in BUCKET_SIZES.iter().enumerate() {
-            rows[level] = (
-                level as i16,
-                (self.bucket / (size / BUCKET_SIZES[0])) as i64,
-            );
-        }
-        rows
+    /// Its `(level, bucket)` key in `balance_buckets`.
+    pub fn row(&self) -> (i16, i64) {
+        (self.level as i16, self.bucket as i64)
     }
 }
 
-/// The sums of the level-0 bucket the next seq falls in, from its first seq up to the
-/// head.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct OpenBucket {
-    sums: Sums,
+/// The open bucket of each level: the one the next seq falls in. Level 0 holds the
+/// sums of its events up to the head, each larger level the sums of the whole buckets
+/// of the level below that it holds so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenBuckets {
+    sizes: [u64; 3],
+    open: [Sums; 3],
 }
 
-impl OpenBucket {
-    /// Adds the event at `seq` (whatever its kind; it may have no postings). When
-    /// `seq` is the last of its bucket, the bucket is closed and returned, and the
-    /// next one starts empty. Events must come in seq order, with none left out.
-    pub fn add(&mut self, seq: u64, postings: &[Posting]) -> Option<ClosedBucket> {
+impl Default for OpenBuckets {
+    fn default() -> Self {
+        Self::with_sizes(BUCKET_SIZES)
+    }
+}
+
+impl OpenBuckets {
+    /// Open buckets of other sizes than `BUCKET_SIZES` (for tests: each size must
+    /// divide the next).
+    pub fn with_sizes(sizes: [u64; 3]) -> Self {
+        debug_assert!(
+            sizes[0] > 0 && sizes[1].is_multiple_of(sizes[0]) && sizes[2].is_multiple_of(sizes[1])
+        );
+        Self {
+            sizes,
+            open: Default::default(),
+        }
+    }
+
+    /// Adds the event at `seq` (whatever its kind; it may have no postings). Each
+    /// bucket whose last seq is `seq` is closed and pushed to `closed`, smallest level
+    /// first, and the next one of its level starts empty. Events must come in seq
+    /// order, with none left out.
+    pub fn add(&mut self, seq: u64, postings: &[Posting], closed: &mut Vec<ClosedBucket>) {
         for p in postings {
             let key = (p.account().clone(), p.currency().code().clone());
-            let (debits, credits) = self.sums.entry(key).or_default();
+            let (debits, credits) = self.open[0].entry(key).or_default();
             match p.side() {
                 Side::Debit => *debits += p.amount().value(),
                 Side::Credit => *credits += p.amount().value(),
             }
         }
-        seq.is_multiple_of(BUCKET_SIZES[0]).then(|| ClosedBucket {
-            bucket: seq / BUCKET_SIZES[0] - 1,
-            sums: std::mem::take(&mut self.sums),
-        })
+        for level in 0..self.sizes.len() {
+            if !seq.is_multiple_of(self.sizes[level]) {
+                break;
+            }
+            let sums = std::mem::take(&mut self.open[level]);
+            if let Some(above) = self.open.get_mut(level + 1) {
+                for (key, (debits, credits)) in &sums {
+                    let sum = above.entry(key.clone()).or_default();
+                    sum.0 += debits;
+                    sum.1 += credits;
+                }
+            }
+            closed.push(ClosedBucket {
+                level,
+                bucket: seq / self.sizes[level] - 1,
+                sums,
+            });
+        }
     }
 
-    /// The first seq of the bucket that holds `seq + 1`: where the open bucket of a
-    /// log whose head is `seq` starts.
-    pub fn start_after(seq: u64) -> u64 {
-        seq - seq % BUCKET_SIZES[0] + 1
+    /// The seqs of the open level-0 bucket of a log whose head is `head`: its events
+    /// are summed again, from the log, when a writer starts.
+    pub fn open_seqs(&self, head: u64) -> Range<u64> {
+        head - head % self.sizes[0] + 1..head + 1
+    }
+
+    /// The whole buckets of level `level - 1` inside the open bucket of `level`
+    /// (1 or 2) of a log whose head is `head`: that bucket's sums are theirs.
+    pub fn whole_below(&self, head: u64, level: usize) -> Range<u64> {
+        let (size, below) = (self.sizes[level], self.sizes[level - 1]);
+        head / size * (size / below)..head / below
+    }
+
+    /// Sets the sums of the open bucket of `level` (1 or 2): the sums of the rows of
+    /// `whole_below(head, level)`, for a writer that starts at `head`.
+    pub fn resume(&mut self, level: usize, sums: Sums) {
+        self.open[level] = sums;
     }
 }
 
@@ -81,6 +125,9 @@ mod tests {
     use crate::core::currency::Currency;
     use crate::core::money::Amount;
     use proptest::prelude::*;
+
+    /// Small buckets, so that a few hundred events close buckets of every level.
+    const SIZES: [u64; 3] = [4, 16, 64];
 
     fn posting(account: usize, side: bool, cents: i64) -> Posting {
         let eur = Currency::iso(&CurrencyCode::parse("EUR").unwrap()).unwrap();
@@ -94,59 +141,83 @@ mod tests {
         )
     }
 
+    fn add_to(
+        sums: &mut Sums,
+        key: &(AccountCode, CurrencyCode),
+        debits: Decimal,
+        credits: Decimal,
+    ) {
+        let sum = sums.entry(key.clone()).or_default();
+        sum.0 += debits;
+        sum.1 += credits;
+    }
+
     proptest! {
-        /// Whatever the commits that carry the events, and wherever an open bucket is
-        /// started from, the closed buckets are exactly the whole level-0 buckets, each
-        /// with the sum of the postings of its seqs.
+        /// Whatever the commits that carry the events, and wherever the open buckets
+        /// are started from (level 0 from the log's events, the others from the rows
+        /// of the whole buckets below them), the closed buckets are exactly the whole
+        /// buckets of every level, each with the sum of the postings of its seqs.
         #[test]
         fn closed_buckets_are_the_whole_buckets_summed(
             events in prop::collection::vec(
                 prop::collection::vec((0..5usize, any::<bool>(), 1i64..100_000), 0..3),
-                0..900,
+                0..300,
             ),
-            resume_at in 0usize..900,
+            resume_at in 0usize..300,
         ) {
             let postings: Vec<Vec<Posting>> = events
                 .iter()
                 .map(|ps| ps.iter().map(|&(a, s, c)| posting(a, s, c)).collect())
                 .collect();
-            // Expected: every bucket whose last seq is in the log.
+            // Expected: every bucket of every level whose last seq is in the log.
             let head = postings.len() as u64;
-            let mut expected: BTreeMap<u64, Sums> = BTreeMap::new();
-            for (i, ps) in postings.iter().enumerate() {
-                let bucket = i as u64 / BUCKET_SIZES[0];
-                if (bucket + 1) * BUCKET_SIZES[0] > head {
-                    break;
-                }
-                let sums = expected.entry(bucket).or_default();
-                for p in ps {
-                    let sum = sums.entry((p.account().clone(), p.currency().code().clone())).or_default();
-                    match p.side() {
-                        Side::Debit => sum.0 += p.amount().value(),
-                        Side::Credit => sum.1 += p.amount().value(),
+            let mut expected: BTreeMap<(usize, u64), Sums> = BTreeMap::new();
+            for (level, size) in SIZES.iter().enumerate() {
+                for bucket in 0..head / size {
+                    let sums = expected.entry((level, bucket)).or_default();
+                    for ps in &postings[(bucket * size) as usize..((bucket + 1) * size) as usize] {
+                        for p in ps {
+                            let key = (p.account().clone(), p.currency().code().clone());
+                            match p.side() {
+                                Side::Debit => add_to(sums, &key, p.amount().value(), Decimal::ZERO),
+                                Side::Credit => add_to(sums, &key, Decimal::ZERO, p.amount().value()),
+                            }
+                        }
                     }
                 }
             }
-            // Got: folded event by event, but with the open bucket thrown away at
-            // `resume_at` and started again from its first seq, as a writer that
-            // reloads its state does.
+            // Got: folded event by event, but with the open buckets thrown away at
+            // `resume_at` and started again, as a writer that reloads its state does.
             let resume_at = (resume_at as u64).min(head);
-            let mut open = OpenBucket::default();
-            let mut got: BTreeMap<u64, Sums> = BTreeMap::new();
-            let fold = |open: &mut OpenBucket, from: u64, to: u64, got: &mut BTreeMap<u64, Sums>| -> Result<(), TestCaseError> {
-                for seq in from..=to {
-                    if let Some(closed) = open.add(seq, &postings[seq as usize - 1]) {
-                        prop_assert!(got.insert(closed.bucket, closed.sums).is_none());
+            let mut open = OpenBuckets::with_sizes(SIZES);
+            let mut closed = Vec::new();
+            for seq in 1..=resume_at {
+                open.add(seq, &postings[seq as usize - 1], &mut closed);
+            }
+            let mut reopened = OpenBuckets::with_sizes(SIZES);
+            for level in 1..SIZES.len() {
+                let below = reopened.whole_below(resume_at, level);
+                let mut sums = Sums::new();
+                for c in closed.iter().filter(|c| c.level == level - 1 && below.contains(&c.bucket)) {
+                    for (key, (d, cr)) in &c.sums {
+                        add_to(&mut sums, key, *d, *cr);
                     }
                 }
-                Ok(())
-            };
-            fold(&mut open, 1, resume_at, &mut got)?;
-            let mut reopened = OpenBucket::default();
-            let start = OpenBucket::start_after(resume_at);
-            fold(&mut reopened, start, resume_at, &mut got)?;
+                reopened.resume(level, sums);
+            }
+            for seq in reopened.open_seqs(resume_at) {
+                let mut none = Vec::new();
+                reopened.add(seq, &postings[seq as usize - 1], &mut none);
+                prop_assert!(none.is_empty(), "a bucket closed before the head");
+            }
             prop_assert_eq!(&reopened, &open);
-            fold(&mut reopened, resume_at + 1, head, &mut got)?;
+            for seq in resume_at + 1..=head {
+                reopened.add(seq, &postings[seq as usize - 1], &mut closed);
+            }
+            let mut got: BTreeMap<(usize, u64), Sums> = BTreeMap::new();
+            for c in closed {
+                prop_assert!(got.insert((c.level, c.bucket), c.sums).is_none(), "closed twice");
+            }
             // An empty bucket (no postings) still closes, with no sums.
             expected.retain(|_, s| !s.is_empty());
             got.retain(|_, s| !s.is_empty());
@@ -155,22 +226,35 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_bucket_adds_to_the_bucket_of_each_level_that_holds_it() {
-        let closed = |bucket| ClosedBucket {
-            bucket,
-            sums: Sums::new(),
+    fn a_seq_closes_the_bucket_of_each_level_it_ends() {
+        let mut open = OpenBuckets::default();
+        let closed_by = |open: &mut OpenBuckets, seq| {
+            let mut closed = Vec::new();
+            open.add(seq, &[], &mut closed);
+            closed.iter().map(ClosedBucket::row).collect::<Vec<_>>()
         };
-        assert_eq!(closed(0).rows(), [(0, 0), (1, 0), (2, 0)]);
-        assert_eq!(closed(15).rows(), [(0, 15), (1, 0), (2, 0)]);
-        assert_eq!(closed(16).rows(), [(0, 16), (1, 1), (2, 0)]);
-        assert_eq!(closed(1_024).rows(), [(0, 1_024), (1, 64), (2, 1)]);
+        assert_eq!(closed_by(&mut open, 255), vec![]);
+        assert_eq!(closed_by(&mut open, 256), vec![(0, 0)]);
+        assert_eq!(closed_by(&mut open, 4_096), vec![(0, 15), (1, 0)]);
+        assert_eq!(closed_by(&mut open, 4_352), vec![(0, 16)]);
+        assert_eq!(
+            closed_by(&mut open, 262_144),
+            vec![(0, 1_023), (1, 63), (2, 0)]
+        );
     }
 
     #[test]
-    fn the_open_bucket_starts_after_the_last_whole_one() {
-        assert_eq!(OpenBucket::start_after(0), 1);
-        assert_eq!(OpenBucket::start_after(255), 1);
-        assert_eq!(OpenBucket::start_after(256), 257);
-        assert_eq!(OpenBucket::start_after(300), 257);
+    fn a_writer_resumes_from_the_whole_buckets_inside_the_open_ones() {
+        let open = OpenBuckets::default();
+        assert_eq!(open.open_seqs(0), 1..1);
+        assert_eq!(open.open_seqs(255), 1..256);
+        assert_eq!(open.open_seqs(256), 257..257);
+        assert_eq!(open.open_seqs(300), 257..301);
+        assert_eq!(open.whole_below(300, 1), 0..1);
+        assert_eq!(open.whole_below(4_095, 1), 0..15);
+        assert_eq!(open.whole_below(4_096, 1), 16..16);
+        assert_eq!(open.whole_below(5_000, 1), 16..19);
+        assert_eq!(open.whole_below(5_000, 2), 0..1);
+        assert_eq!(open.whole_below(270_000, 2), 64..65);
     }
 }

@@ -14,7 +14,7 @@ use super::event::EventBody;
 use super::hash::Hash;
 use super::ledger::LedgerId;
 use super::merkle::Frontier;
-use super::seq_buckets::{OpenBucket, BUCKET_SIZES};
+use super::seq_buckets::{OpenBuckets, BUCKET_SIZES};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountState {
@@ -56,11 +56,12 @@ pub struct LedgerState {
     pub currencies: Option<CurrencyBook>,
     /// The right edge of the Merkle tree over the events so far (`None`: not loaded).
     pub merkle: Option<Frontier>,
-    /// The sums of the seq bucket still open (`None`: not loaded; the store reads its
-    /// events from the log). The writer folds each commit's events into it
-    /// (`OpenBucket::add`), not `apply`, so that an atomic batch that fails leaves it
-    /// alone.
-    pub open_bucket: Option<OpenBucket>,
+    /// The sums of the seq buckets still open (`None`: not loaded; the store reads the
+    /// open level-0 bucket's events from the log, and the larger buckets' from the
+    /// rows of the whole buckets inside them). The writer folds each commit's events
+    /// into them (`OpenBuckets::add`), not `apply`, so that an atomic batch that fails
+    /// leaves them alone.
+    pub open_buckets: Option<OpenBuckets>,
     /// The first month without month rows (`core::months`; `None`: not loaded). The
     /// writer moves it with each commit (`close_months`), not `apply`.
     pub open_month: Option<NaiveDate>,
@@ -83,10 +84,11 @@ impl LedgerState {
             commerce: CommerceState::default(),
             currencies: None,
             merkle: None,
-            // At a bucket's end (or before the first event) the open bucket is empty.
-            open_bucket: head_seq
-                .is_multiple_of(BUCKET_SIZES[0])
-                .then(OpenBucket::default),
+            // At the end of a bucket of the largest size (or before the first event)
+            // every open bucket is empty.
+            open_buckets: head_seq
+                .is_multiple_of(BUCKET_SIZES[2])
+                .then(OpenBuckets::default),
             // Before the first event every month is open.
             open_month: (head_seq == 0).then(crate::core::months::dawn),
         }

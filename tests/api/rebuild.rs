@@ -17,6 +17,7 @@ use chainbook::store::rebuild::{rebuild, RebuildReport};
 use chrono::NaiveDate;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rust_decimal::Decimal;
 use serde_json::json;
 
 use crate::helpers::{entry, funded_ledger, spawn_app, spawn_app_on, Reply, TestApp, TestDatabase};
@@ -353,11 +354,116 @@ async fn a_writer_starting_inside_a_seq_bucket_closes_it_with_the_postings_befor
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert_eq!(buckets, vec![(0, 0), (0, 1), (1, 0), (2, 0)]);
+    // Levels 1 and 2 (4,096 and 262,144 seqs) are still open.
+    assert_eq!(buckets, vec![(0, 0), (0, 1)]);
     let live = snapshot(&first, "halves").await;
     let report = rebuild_in_chunks(&first, "halves", 100).await;
     assert_identical(&report);
     assert_eq!(snapshot(&first, "halves").await, live);
+}
+
+/// The amount of the `n`-th payment of `a_writer_starting_inside_a_level_one_bucket…`.
+fn nth_amount(n: u32) -> String {
+    format!("{}.{:02}", 1 + n % 97, n % 100)
+}
+
+/// Payments `from..from + count` for supplies from cash, as one atomic batch.
+async fn pay_in_batch(app: &TestApp, key: &str, ledger: &str, from: u32, count: u32) {
+    let entries: Vec<_> = (from..from + count)
+        .map(|n| {
+            let amount = nth_amount(n);
+            entry(&[
+                ("expenses:supplies", "EUR", "debit", &amount),
+                ("assets:cash", "EUR", "credit", &amount),
+            ])
+        })
+        .collect();
+    let body = json!({"atomic": true, "entries": entries});
+    let r = app
+        .post(
+            key,
+            &format!("/v1/ledgers/{ledger}/transactions/batch"),
+            &body,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", &r.text[..r.text.len().min(500)]);
+}
+
+/// The open level-1 and level-2 buckets' sums live in the writer's memory too, until
+/// their last seq; a writer that starts inside them reads them back from the rows of
+/// the whole buckets below them. One service writes the first 3,000-odd seqs of
+/// level-1 bucket 0 (seqs 1..=4,096), a second starts inside it and closes it: the
+/// bucket's row is the sum of its sixteen level-0 rows, level 2 has none yet, a balance
+/// at a seq on either side of the boundary is what the log says, and a rebuild leaves
+/// the same rows.
+#[tokio::test]
+async fn a_writer_starting_inside_a_level_one_bucket_closes_it_with_the_sums_before_it() {
+    let first = spawn_app().await;
+    let key = funded_ledger(&first, "larger", "1000000.00").await;
+    // Payment n is seq 7 + n.
+    for batch in 0..3 {
+        pay_in_batch(&first, &key, "larger", batch * 1_000, 1_000).await;
+    }
+    let second = spawn_app_on(TestDatabase::reuse(&first.db)).await;
+    for batch in 3..5 {
+        pay_in_batch(&second, &key, "larger", batch * 1_000, 1_000).await;
+    }
+    assert_eq!(second.head_seq("larger").await, 5_006);
+    let owner = first.db.owner().await;
+    let larger: Vec<(i16, i64)> = owner
+        .query(
+            "SELECT DISTINCT level, bucket FROM balance_buckets \
+             WHERE ledger_id = 'larger' AND level > 0 ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(larger, vec![(1, 0)]);
+    let sums = |sql: &'static str| {
+        let owner = &owner;
+        async move {
+            owner
+                .query(sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let row: (String, Decimal, Decimal) = (r.get(0), r.get(1), r.get(2));
+                    row
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let level1 = sums(
+        "SELECT account, debits, credits FROM balance_buckets \
+         WHERE ledger_id = 'larger' AND level = 1 AND bucket = 0 ORDER BY account",
+    )
+    .await;
+    let sixteen = sums(
+        "SELECT account, sum(debits), sum(credits) FROM balance_buckets \
+         WHERE ledger_id = 'larger' AND level = 0 AND bucket < 16 GROUP BY account ORDER BY account",
+    )
+    .await;
+    assert_eq!(level1, sixteen);
+    assert_eq!(level1.len(), 3, "{level1:?}");
+    let cash_at = |seq: u32| {
+        let paid: Decimal = (0..(seq - 6).min(5_000))
+            .map(|n| nth_amount(n).parse::<Decimal>().unwrap())
+            .sum();
+        (Decimal::from(1_000_000) - paid).to_string()
+    };
+    for seq in [4_095, 4_096, 4_097, 5_006] {
+        let cash = second
+            .balance_at("larger", &format!("as_of_seq={seq}"), "assets:cash")
+            .await;
+        assert_eq!(cash, cash_at(seq), "seq {seq}");
+    }
+    let live = snapshot(&first, "larger").await;
+    assert_identical(&rebuild_in_chunks(&first, "larger", 700).await);
+    assert_eq!(snapshot(&first, "larger").await, live);
 }
 
 /// Moves `amount` EUR from capital to cash, effective on `date`.

@@ -916,11 +916,13 @@ async fn the_coarser_level_zero_migration_sums_four_old_buckets_into_one() {
     );
 }
 
-/// `sql/V0014` keeps only whole seq buckets: where the writer before it had added the
-/// open level-0 bucket's postings to a level-0 row of that bucket and to the level-1
-/// and level-2 rows holding it, the migration leaves the rows the writer now leaves.
+/// `sql/V0014` keeps only whole level-0 buckets: where the writer before it had added
+/// the open level-0 bucket's postings to a level-0 row of that bucket and to the
+/// level-1 and level-2 rows holding it, the migration leaves the rows the writer then
+/// left (levels 1 and 2 the sums of the whole level-0 buckets); and `sql/V0018`, which
+/// keeps only whole buckets at every level, the rows the writer now leaves.
 #[tokio::test]
-async fn the_whole_buckets_migration_takes_out_what_the_open_bucket_added() {
+async fn the_whole_buckets_migrations_take_out_what_the_open_buckets_added() {
     let app = spawn_app().await;
     let key = crate::helpers::funded_ledger(&app, "opened", "100000.00").await;
     for n in 0..300 {
@@ -947,13 +949,25 @@ async fn the_whole_buckets_migration_takes_out_what_the_open_bucket_added() {
             .collect::<Vec<_>>()
     };
     let whole = rows().await;
-    // Bucket 0 of each level, for cash, capital and supplies; none for bucket 1.
+    // Bucket 0 of level 0, for cash, capital and supplies; none for bucket 1, nor for
+    // levels 1 and 2 (`sql/V0018`).
     let levels: Vec<(i16, i64, &str)> = whole.iter().map(|r| (r.0, r.1, &*r.2)).collect();
     let accounts = ["assets:cash", "equity:capital", "expenses:supplies"];
-    let expected: Vec<(i16, i64, &str)> = (0..3)
-        .flat_map(|level| accounts.map(|a| (level, 0, a)))
-        .collect();
+    let expected: Vec<(i16, i64, &str)> = accounts.map(|a| (0, 0, a)).to_vec();
     assert_eq!(levels, expected);
+    // What the writer before V0018 also held: level 1 and 2 rows of the whole level-0
+    // buckets so far.
+    owner
+        .batch_execute(
+            "INSERT INTO balance_buckets SELECT ledger_id, 1, 0, account, currency, debits, credits \
+               FROM balance_buckets WHERE ledger_id = 'opened' AND level = 0; \
+             INSERT INTO balance_buckets SELECT ledger_id, 2, 0, account, currency, debits, credits \
+               FROM balance_buckets WHERE ledger_id = 'opened' AND level = 0;",
+        )
+        .await
+        .unwrap();
+    let before_v0018 = rows().await;
+    assert_eq!(before_v0018.len(), 9);
     // What the writer before V0014 also held for the open bucket 1 (seqs 257..=306).
     owner
         .batch_execute(
@@ -968,9 +982,15 @@ async fn the_whole_buckets_migration_takes_out_what_the_open_bucket_added() {
         )
         .await
         .unwrap();
-    assert_ne!(rows().await, whole);
+    assert_ne!(rows().await, before_v0018);
 
     let migration = include_str!("../../sql/V0014__whole_seq_buckets_only.sql");
+    owner
+        .batch_execute(&format!("BEGIN; {migration} COMMIT;"))
+        .await
+        .unwrap();
+    assert_eq!(rows().await, before_v0018);
+    let migration = include_str!("../../sql/V0018__whole_buckets_at_every_level.sql");
     owner
         .batch_execute(&format!("BEGIN; {migration} COMMIT;"))
         .await
@@ -1079,14 +1099,8 @@ async fn a_bucket_closed_by_an_event_without_postings_is_written() {
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect();
     let (debits, credits) = (Decimal::from(1000), Decimal::from(249));
-    assert_eq!(
-        cash,
-        vec![
-            (0, 0, debits, credits),
-            (1, 0, debits, credits),
-            (2, 0, debits, credits)
-        ]
-    );
+    // Levels 1 and 2 are still open.
+    assert_eq!(cash, vec![(0, 0, debits, credits)]);
     for (seq, balance) in [(255, "751.00"), (256, "751.00"), (257, "750.00")] {
         let cash = app
             .balance_at("edge", &format!("as_of_seq={seq}"), "assets:cash")

@@ -13,7 +13,7 @@ use crate::core::currency::CurrencyCode;
 use crate::core::decide::Command;
 use crate::core::hash::Hash;
 use crate::core::ledger::LedgerId;
-use crate::core::seq_buckets::OpenBucket;
+use crate::core::seq_buckets::{OpenBuckets, Sums};
 use crate::core::state::{AccountState, LedgerState};
 use crate::store::StoreError;
 
@@ -174,28 +174,62 @@ pub(super) async fn currencies(
     Ok(())
 }
 
-/// Sums the postings of the open seq bucket's events, read from the log, once per
-/// fresh state whose head is inside a bucket (at most 255 events).
-pub(super) async fn open_bucket(
+/// Loads the open seq buckets (`core::seq_buckets`) once per fresh state: level 0 sums
+/// the postings of its events, read from the log (at most 255 events); level 1 and 2
+/// are the sums of the rows of the whole buckets below them inside them (at most 15
+/// and 63 buckets).
+pub(super) async fn open_buckets(
     client: &ClientWrapper,
     state: &mut LedgerState,
 ) -> Result<(), StoreError> {
-    const SQL: &str =
-        "SELECT seq, canonical FROM events WHERE ledger_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq";
-    let from = OpenBucket::start_after(state.head_seq);
-    let mut open = OpenBucket::default();
-    let mut expected = from;
-    for row in client
-        .query(
-            &client.prepare_cached(SQL).await?,
-            &[
-                &state.ledger.as_str(),
-                &(from as i64),
-                &(state.head_seq as i64),
-            ],
-        )
-        .await?
-    {
+    const EVENTS: &str =
+        "SELECT seq, canonical FROM events WHERE ledger_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq";
+    const WHOLE: &str =
+        "SELECT level, account, currency, sum(debits), sum(credits) FROM balance_buckets \
+         WHERE ledger_id = $1 AND ((level = 0 AND bucket >= $2 AND bucket < $3) \
+                                 OR (level = 1 AND bucket >= $4 AND bucket < $5)) \
+         GROUP BY level, account, currency";
+    let mut open = OpenBuckets::default();
+    let l = state.ledger.as_str();
+    let head = state.head_seq;
+    let seqs = open.open_seqs(head);
+    let [below1, below2] = [1, 2].map(|level| {
+        let r = open.whole_below(head, level);
+        (r.start as i64, r.end as i64)
+    });
+    let (events, whole) = futures_util::try_join!(
+        async {
+            client
+                .query(
+                    &client.prepare_cached(EVENTS).await?,
+                    &[&l, &(seqs.start as i64), &(seqs.end as i64)],
+                )
+                .await
+        },
+        async {
+            client
+                .query(
+                    &client.prepare_cached(WHOLE).await?,
+                    &[&l, &below1.0, &below1.1, &below2.0, &below2.1],
+                )
+                .await
+        }
+    )?;
+    let mut sums: [Sums; 2] = Default::default();
+    for row in whole {
+        let level = row.get::<_, i16>(0);
+        let account = AccountCode::parse(row.get(1)).map_err(corrupt)?;
+        let currency = CurrencyCode::parse(row.get(2)).map_err(corrupt)?;
+        let Some(level_sums) = sums.get_mut(level as usize) else {
+            return Err(StoreError::Corrupt(format!("seq bucket level {level}")));
+        };
+        level_sums.insert((account, currency), (row.get(3), row.get(4)));
+    }
+    for (below, sums) in sums.into_iter().enumerate() {
+        open.resume(below + 1, sums);
+    }
+    let mut expected = seqs.start;
+    for row in events {
         let seq = row.get::<_, i64>(0) as u64;
         if seq != expected {
             return Err(StoreError::Corrupt(format!(
@@ -206,12 +240,13 @@ pub(super) async fn open_bucket(
         let event: serde_json::Value = serde_json::from_str(row.get(1))
             .map_err(|e| StoreError::Corrupt(format!("event {seq} JSON: {e}")))?;
         let postings = postings_from_json(&event).map_err(corrupt)?;
-        // The head is inside the bucket, so none of these closes it.
-        let closed = open.add(seq, &postings);
-        debug_assert!(closed.is_none(), "a bucket closed before the head");
+        // The head is inside the bucket, so none of these closes one.
+        let mut closed = Vec::new();
+        open.add(seq, &postings, &mut closed);
+        debug_assert!(closed.is_empty(), "a bucket closed before the head");
         expected += 1;
     }
-    if expected != state.head_seq + 1 {
+    if expected != seqs.end {
         return Err(StoreError::Corrupt(format!(
             "ledger {}: the log ends at seq {} before its head {}",
             state.ledger,
@@ -219,7 +254,7 @@ pub(super) async fn open_bucket(
             state.head_seq
         )));
     }
-    state.open_bucket = Some(open);
+    state.open_buckets = Some(open);
     Ok(())
 }
 

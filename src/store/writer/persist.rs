@@ -87,16 +87,31 @@ static ONE_SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
 });
 
 /// The same rows in two statements, for a group sent behind another still in flight
-/// (`GroupForm::Behind`): the log's rows first (Merkle nodes, idempotency records,
-/// events), whose chain check waits for that group to commit, then the upserts, which
-/// so never wait for a row that group still holds. Indexed like `GROUP_SQL`.
+/// (`GroupForm::Behind`): the rows no other group touches first (Merkle nodes,
+/// idempotency records, the seq buckets it closes, events), whose chain check waits for
+/// that group to commit, then the upserts (balances, day and month sums), which so
+/// never wait for a row that group still holds. Indexed like `GROUP_SQL`.
 static BEHIND_LOG_SQL: LazyLock<Vec<String>> = LazyLock::new(|| forms(&LOG_PARTS));
 static BEHIND_UPSERT_SQL: LazyLock<Vec<String>> = LazyLock::new(|| forms(&UPSERT_PARTS));
 
-/// A group of `COPY_MIN_EVENTS` events or more (`GroupForm::Copied`) streams its events
-/// with `COPY_EVENTS`, whose chain check waits for the group before it to commit, then
-/// writes every other row in one statement of these, indexed like `GROUP_SQL`.
-static COPIED_REST_SQL: LazyLock<Vec<String>> = LazyLock::new(|| forms(&COPIED_REST_PARTS));
+/// A group of `COPY_MIN_EVENTS` events or more (`GroupForm::Copied`) writes the rows no
+/// other group touches (Merkle nodes, idempotency records, the seq buckets it closes)
+/// in one statement of these,
+/// if it has any, then streams its events with `COPY_EVENTS`, whose chain check waits
+/// for the group before it to commit, then upserts the rows the groups after it add to
+/// in one statement of `COPIED_UPSERT_SQL`. Only the last is on the path from one
+/// group's commit to the next's. Both indexed like `GROUP_SQL`.
+static COPIED_LOG_SQL: LazyLock<Vec<Option<String>>> = LazyLock::new(|| {
+    (0..1 << OPTIONAL_PARTS.len())
+        .map(|mask| {
+            COPIED_LOG_PARTS
+                .iter()
+                .any(|&p| part_in(mask, p))
+                .then(|| statement_sql(mask, &COPIED_LOG_PARTS))
+        })
+        .collect()
+});
+static COPIED_UPSERT_SQL: LazyLock<Vec<String>> = LazyLock::new(|| forms(&COPIED_UPSERT_PARTS));
 
 /// The events of a large group, in binary COPY format, in `INSERT_EVENTS`'s columns.
 /// COPY stores rows several to a heap page per call and reads no parameter arrays:
@@ -130,7 +145,7 @@ const ROW_STATEMENTS: [(&str, &str); 6] = [
     ("keys", INSERT_IDEMPOTENCY),
     ("balances", UPSERT_BALANCES),
     ("periods", super::reporting::UPSERT_PERIODS),
-    ("buckets", super::reporting::UPSERT_BUCKETS),
+    ("buckets", super::reporting::INSERT_BUCKETS),
     ("events", INSERT_EVENTS),
 ];
 
@@ -138,9 +153,12 @@ const ROW_STATEMENTS: [(&str, &str); 6] = [
 const OPTIONAL_PARTS: [usize; 3] = [0, 1, 4];
 /// The parts of each form's statements, the main statement last (never optional).
 const ALL_PARTS: [usize; 6] = [0, 1, 2, 3, 4, 5];
-const LOG_PARTS: [usize; 3] = [0, 1, 5];
-const UPSERT_PARTS: [usize; 3] = [4, 3, 2];
-const COPIED_REST_PARTS: [usize; 5] = [0, 1, 4, 3, 2];
+const LOG_PARTS: [usize; 4] = [0, 1, 4, 5];
+const UPSERT_PARTS: [usize; 2] = [3, 2];
+/// Every part optional: a copied group with none of them sends no statement before
+/// its events.
+const COPIED_LOG_PARTS: [usize; 3] = [0, 1, 4];
+const COPIED_UPSERT_PARTS: [usize; 2] = [3, 2];
 
 /// Which statements carry a pipelined group's rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,8 +171,9 @@ pub(super) enum GroupForm {
     One,
     /// Behind a group in flight: `BEHIND_LOG_SQL`, then `BEHIND_UPSERT_SQL`.
     Behind,
-    /// `COPY_MIN_EVENTS` events or more, alone or behind: `COPY_EVENTS`, then
-    /// `COPIED_REST_SQL` (the log first, like `Behind`).
+    /// `COPY_MIN_EVENTS` events or more, alone or behind: `COPIED_LOG_SQL` (if it has
+    /// rows for it), `COPY_EVENTS`, then `COPIED_UPSERT_SQL` (the log first, like
+    /// `Behind`).
     Copied,
 }
 
@@ -229,10 +248,11 @@ pub(super) fn pipelined_statements() -> impl Iterator<Item = &'static str> {
         &*ONE_SQL,
         &*BEHIND_LOG_SQL,
         &*BEHIND_UPSERT_SQL,
-        &*COPIED_REST_SQL,
+        &*COPIED_UPSERT_SQL,
     ]
     .into_iter()
     .flatten()
+    .chain(COPIED_LOG_SQL.iter().flatten())
     .map(String::as_str)
     .chain([super::reporting::CLOSE_MONTHS, COPY_EVENTS])
 }
@@ -355,15 +375,32 @@ pub(super) async fn write_group(
             )?;
         }
         GroupForm::Copied => {
-            let rest = params_of(&COPIED_REST_PARTS);
-            let (copy_sql, rest_sql) = futures_util::try_join!(
+            let (log, upserts) = (
+                params_of(&COPIED_LOG_PARTS),
+                params_of(&COPIED_UPSERT_PARTS),
+            );
+            let log_sql = async {
+                match &COPIED_LOG_SQL[mask] {
+                    Some(sql) => client.prepare_cached(sql).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let (log_sql, copy_sql, upsert_sql) = futures_util::try_join!(
+                log_sql,
                 client.prepare_cached(COPY_EVENTS),
-                client.prepare_cached(&COPIED_REST_SQL[mask])
+                client.prepare_cached(&COPIED_UPSERT_SQL[mask])
             )?;
-            // The connection sends nothing else until the COPY ends, so the rest
-            // statement follows the events however the two futures are polled.
-            futures_util::try_join!(copy_events(client, &copy_sql, l, plan), async {
-                Ok(client.execute(&rest_sql, &rest).await?)
+            // Prepared, so sent in this order as try_join first polls them; and the
+            // connection sends nothing else until the COPY ends, so the upserts
+            // follow the events however the futures are polled after that.
+            let log_rows = async {
+                match &log_sql {
+                    Some(sql) => Ok(client.execute(sql, &log).await?),
+                    None => Ok(0),
+                }
+            };
+            futures_util::try_join!(log_rows, copy_events(client, &copy_sql, l, plan), async {
+                Ok(client.execute(&upsert_sql, &upserts).await?)
             })?;
         }
     }
@@ -879,6 +916,8 @@ mod tests {
                 assert_eq!(mine.contains(&into), part_in(mask, i), "{name}: {mine}");
                 assert!(!other.contains(&into), "{name}: {other}");
             }
+            // Nothing before the chain check waits for a row another group holds.
+            assert!(!log.contains("ON CONFLICT"), "{log}");
             // The events insert is the main statement, with the last parameters.
             assert!(log.ends_with(&renumber(INSERT_EVENTS, parameters(log).len() - 8).0));
             for (sql, parts) in [(log, &LOG_PARTS[..]), (upserts, &UPSERT_PARTS[..])] {
@@ -947,11 +986,12 @@ mod tests {
         assert_eq!(at, data.len());
     }
 
-    /// A large group streams its events with COPY, in the columns the insert names,
-    /// and writes every other part in one statement after them, with exactly those
-    /// parts' parameters in the order `write_group` passes them.
+    /// A large group writes its log rows (when it has any) in one statement, streams
+    /// its events with COPY, in the columns the insert names, then upserts the rest in
+    /// one statement: every part but the events in exactly one of the two, each with
+    /// exactly its parts' parameters in the order `write_group` passes them.
     #[test]
-    fn a_copied_group_streams_its_events_then_writes_the_rest() {
+    fn a_copied_group_writes_its_log_rows_streams_its_events_then_upserts() {
         let columns = |sql: &str| {
             let open = sql.find('(').unwrap();
             sql[open..=open + sql[open..].find(')').unwrap()].to_string()
@@ -962,18 +1002,33 @@ mod tests {
             COPY_EVENT_TYPES.len()
         );
         for mask in 0..8 {
-            let rest = &COPIED_REST_SQL[mask];
-            let mut expected = 1;
+            let log = COPIED_LOG_SQL[mask].as_deref().unwrap_or("");
+            let upserts = &COPIED_UPSERT_SQL[mask];
+            // Nothing before the chain check waits for a row another group holds.
+            assert!(!log.contains("ON CONFLICT"), "{log}");
             for (i, (name, part)) in ROW_STATEMENTS.iter().enumerate() {
                 let table = part.split_whitespace().nth(2).unwrap();
                 let into = format!("INSERT INTO {table} ");
                 let wanted = *name != "events" && part_in(mask, i);
-                assert_eq!(rest.contains(&into), wanted, "{name}: {rest}");
+                let in_log = log.contains(&into);
+                assert_eq!(in_log || upserts.contains(&into), wanted, "{name}");
+                assert!(!(in_log && upserts.contains(&into)), "{name} twice");
+                assert_eq!(in_log, wanted && COPIED_LOG_PARTS.contains(&i), "{name}");
             }
-            for &i in COPIED_REST_PARTS.iter().filter(|&&i| part_in(mask, i)) {
-                expected += renumber(ROW_STATEMENTS[i].1, 1).1;
+            for (sql, parts) in [
+                (log, &COPIED_LOG_PARTS[..]),
+                (upserts, &COPIED_UPSERT_PARTS[..]),
+            ] {
+                if sql.is_empty() {
+                    assert!(!parts.iter().any(|&i| part_in(mask, i)));
+                    continue;
+                }
+                let mut expected = 1;
+                for &i in parts.iter().filter(|&&i| part_in(mask, i)) {
+                    expected += renumber(ROW_STATEMENTS[i].1, 1).1;
+                }
+                assert_eq!(parameters(sql), (1..=expected).collect(), "{sql}");
             }
-            assert_eq!(parameters(rest), (1..=expected).collect(), "{rest}");
         }
     }
 }

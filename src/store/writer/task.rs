@@ -517,7 +517,7 @@ impl LedgerTask {
         };
         state.currencies.is_some()
             && state.merkle.is_some()
-            && state.open_bucket.is_some()
+            && state.open_buckets.is_some()
             && state.open_month.is_some()
             && batch.iter().flat_map(|j| &j.submission.commands).all(|c| {
                 matches!(c, Command::PostEntry { .. })
@@ -671,8 +671,8 @@ impl LedgerTask {
                 crate::store::merkle::frontier(&**client, &state.ledger, state.head_seq).await?;
             state.merkle = Some(frontier);
         }
-        if state.open_bucket.is_none() {
-            load::open_bucket(client, state).await?;
+        if state.open_buckets.is_none() {
+            load::open_buckets(client, state).await?;
         }
         if state.open_month.is_none() {
             state.open_month =
