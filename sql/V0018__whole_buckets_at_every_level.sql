@@ -8,9 +8,12 @@
 -- buckets only, so no reader ever read the rows this drops.
 --
 -- So a ledger whose head h is inside a level-1 or level-2 bucket loses that bucket's
--- row: exactly what the writer, or a rebuild from the log, now leaves.
+-- row: exactly what the writer, or a rebuild from the log, now leaves. Each
+-- ledger's head is read through the primary key, not by scanning the log.
 CREATE TEMPORARY TABLE bucket_heads ON COMMIT DROP AS
-    SELECT ledger_id, max(seq) AS head FROM events GROUP BY ledger_id;
+    SELECT l.ledger_id,
+           (SELECT max(e.seq) FROM events e WHERE e.ledger_id = l.ledger_id) AS head
+    FROM ledgers l;
 
 DELETE FROM balance_buckets b USING bucket_heads h
     WHERE b.ledger_id = h.ledger_id
