@@ -65,12 +65,16 @@ pub struct Schedule {
     pub every_seconds: u64,
 }
 
-/// Signs every due ledger's head, once a second, until the runtime stops.
+/// Signs every due ledger's head, once a second, until the runtime stops or the pool
+/// is closed (the service is shutting down: nothing is left to sign, nor to warn of).
 pub async fn run(pool: Pool, key: Arc<SigningKey>, schedule: Schedule) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
         let due = match pool.get().await {
             Ok(client) => {
                 checkpoints::due(
@@ -86,11 +90,37 @@ pub async fn run(pool: Pool, key: Arc<SigningKey>, schedule: Schedule) {
             Ok(ledgers) => {
                 for ledger in ledgers {
                     if let Err(e) = checkpoints::sign_head(&pool, &ledger, &key).await {
+                        if pool.is_closed() {
+                            return;
+                        }
                         tracing::warn!(%ledger, error = %e, "signing a checkpoint failed");
                     }
                 }
             }
+            Err(_) if pool.is_closed() => return,
             Err(e) => tracing::warn!(error = %e, "finding ledgers due for a checkpoint failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Once the service closes its pool on the way out, the signer stops at its next
+    /// tick instead of warning every second that the database is gone.
+    #[tokio::test]
+    async fn the_signer_stops_once_the_pool_is_closed() {
+        // No server listens there; a closed pool never tries it.
+        let pool = crate::store::pool::connect("postgres://nobody@127.0.0.1:1/none", 1).unwrap();
+        pool.close();
+        let key = Arc::new(SigningKey::from_bytes(&[7; 32]));
+        let schedule = Schedule {
+            every_events: 1,
+            every_seconds: 1,
+        };
+        tokio::time::timeout(Duration::from_secs(10), run(pool, key, schedule))
+            .await
+            .expect("the signer returns once its pool is closed");
     }
 }
