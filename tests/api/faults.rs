@@ -383,16 +383,16 @@ async fn sigterm_answers_every_request_it_took_then_exits_cleanly() {
         status.is_some_and(|s| s.success()),
         "the service exits 0 on SIGTERM: {status:?}"
     );
+    let log = std::fs::read_to_string(&log).unwrap();
     let mut acknowledged = BTreeSet::new();
     for request in requests {
         let (key, outcome) = request.await.unwrap();
         if let Some((status, text)) = outcome {
-            assert!(status.is_success(), "{key}: {status} {text}");
+            assert!(status.is_success(), "{key}: {status} {text}\n{log}");
             acknowledged.insert(key);
         }
     }
     assert!(acknowledged.len() >= REQUESTS / 8);
-    let log = std::fs::read_to_string(&log).unwrap();
     assert!(
         log.contains("stopped: every request taken was answered, connections closed"),
         "{log}"

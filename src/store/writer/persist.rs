@@ -96,11 +96,11 @@ static BEHIND_UPSERT_SQL: LazyLock<Vec<String>> = LazyLock::new(|| forms(&UPSERT
 
 /// A group of `COPY_MIN_EVENTS` events or more (`GroupForm::Copied`) writes the rows no
 /// other group touches (Merkle nodes, idempotency records, the seq buckets it closes)
-/// in one statement of these,
-/// if it has any, then streams its events with `COPY_EVENTS`, whose chain check waits
-/// for the group before it to commit, then upserts the rows the groups after it add to
-/// in one statement of `COPIED_UPSERT_SQL`. Only the last is on the path from one
-/// group's commit to the next's. Both indexed like `GROUP_SQL`.
+/// in one statement of these, if it has any, then streams its events with
+/// `COPY_EVENTS`, whose chain check waits for the group before it to commit, then
+/// upserts the rows the groups after it add to in one statement of
+/// `COPIED_UPSERT_SQL`. Only the last is on the path from one group's commit to the
+/// next's. Both indexed like `GROUP_SQL`.
 static COPIED_LOG_SQL: LazyLock<Vec<Option<String>>> = LazyLock::new(|| {
     (0..1 << OPTIONAL_PARTS.len())
         .map(|mask| {
