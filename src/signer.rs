@@ -72,9 +72,6 @@ pub async fn run(pool: Pool, key: Arc<SigningKey>, schedule: Schedule) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if pool.is_closed() {
-            return;
-        }
         let due = match pool.get().await {
             Ok(client) => {
                 checkpoints::due(

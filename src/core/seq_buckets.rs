@@ -85,11 +85,7 @@ impl OpenBuckets {
             }
             let sums = std::mem::take(&mut self.open[level]);
             if let Some(above) = self.open.get_mut(level + 1) {
-                for (key, (debits, credits)) in &sums {
-                    let sum = above.entry(key.clone()).or_default();
-                    sum.0 += debits;
-                    sum.1 += credits;
-                }
+                add_sums(above, &sums);
             }
             closed.push(ClosedBucket {
                 level,
@@ -119,6 +115,15 @@ impl OpenBuckets {
     }
 }
 
+/// Adds every sum of `from` to `into`, key by key.
+fn add_sums(into: &mut Sums, from: &Sums) {
+    for (key, (debits, credits)) in from {
+        let sum = into.entry(key.clone()).or_default();
+        sum.0 += debits;
+        sum.1 += credits;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,17 +144,6 @@ mod tests {
             side,
             amount,
         )
-    }
-
-    fn add_to(
-        sums: &mut Sums,
-        key: &(AccountCode, CurrencyCode),
-        debits: Decimal,
-        credits: Decimal,
-    ) {
-        let sum = sums.entry(key.clone()).or_default();
-        sum.0 += debits;
-        sum.1 += credits;
     }
 
     proptest! {
@@ -178,9 +172,10 @@ mod tests {
                     for ps in &postings[(bucket * size) as usize..((bucket + 1) * size) as usize] {
                         for p in ps {
                             let key = (p.account().clone(), p.currency().code().clone());
+                            let sum = sums.entry(key).or_default();
                             match p.side() {
-                                Side::Debit => add_to(sums, &key, p.amount().value(), Decimal::ZERO),
-                                Side::Credit => add_to(sums, &key, Decimal::ZERO, p.amount().value()),
+                                Side::Debit => sum.0 += p.amount().value(),
+                                Side::Credit => sum.1 += p.amount().value(),
                             }
                         }
                     }
@@ -199,9 +194,7 @@ mod tests {
                 let below = reopened.whole_below(resume_at, level);
                 let mut sums = Sums::new();
                 for c in closed.iter().filter(|c| c.level == level - 1 && below.contains(&c.bucket)) {
-                    for (key, (d, cr)) in &c.sums {
-                        add_to(&mut sums, key, *d, *cr);
-                    }
+                    add_sums(&mut sums, &c.sums);
                 }
                 reopened.resume(level, sums);
             }
