@@ -7,6 +7,42 @@ use crate::cpu::CpuUse;
 use crate::load::LoadResult;
 use crate::wal::WalSyncs;
 
+/// The design targets, end to end over HTTP: entries per second with one entry per
+/// request (64 clients by default), and batches as a fraction of the INSERT ceiling.
+pub const SINGLE_ENTRIES_PER_SECOND: f64 = 15_000.0;
+pub const BATCH_OVER_CEILING: f64 = 0.5;
+
+/// One design target and what this run measured against it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetCheck {
+    pub name: &'static str,
+    pub wanted: f64,
+    pub measured: f64,
+}
+
+impl TargetCheck {
+    pub fn met(&self) -> bool {
+        self.measured >= self.wanted
+    }
+}
+
+/// The design targets, checked against a run's single-entry rate and its batch
+/// rate over the ceiling.
+pub fn targets(single_per_second: f64, batch_over_ceiling: f64) -> [TargetCheck; 2] {
+    [
+        TargetCheck {
+            name: "single entries/s",
+            wanted: SINGLE_ENTRIES_PER_SECOND,
+            measured: single_per_second,
+        },
+        TargetCheck {
+            name: "batch ÷ ceiling",
+            wanted: BATCH_OVER_CEILING,
+            measured: batch_over_ceiling,
+        },
+    ]
+}
+
 /// Whether the ledger's log holds exactly what the service acknowledged.
 pub struct ChainCheck {
     pub head_seq: i64,
@@ -72,6 +108,14 @@ impl Report {
         per_second / self.ceiling_rows_per_second()
     }
 
+    /// This run against the design targets.
+    pub fn targets(&self) -> [TargetCheck; 2] {
+        targets(
+            self.single.entries_per_second,
+            self.ratio(self.batch.entries_per_second),
+        )
+    }
+
     pub fn to_json(&self) -> Value {
         let [before, after] = &self.ceilings;
         json!({
@@ -92,6 +136,12 @@ impl Report {
                 "batch_over_ceiling": self.ratio(self.batch.entries_per_second),
                 "ceiling_after_over_before": after.rows_per_second / before.rows_per_second.max(1e-9),
             },
+            "targets": self.targets().iter().map(|t| json!({
+                "name": t.name,
+                "wanted": t.wanted,
+                "measured": t.measured,
+                "met": t.met(),
+            })).collect::<Vec<_>>(),
             "cpu_cores_busy": self.by_phase(|host| host.cpu.to_json()),
             "wal_syncs": self.by_phase(|host| host.wal.to_json()),
             "chain": {
@@ -153,6 +203,17 @@ impl Report {
             before.canonical_bytes
         );
         self.print_chain();
+        self.print_targets();
+    }
+
+    fn print_targets(&self) {
+        for target in self.targets() {
+            let verdict = if target.met() { "met" } else { "NOT MET" };
+            println!(
+                "target {}: wanted ≥ {}, measured {:.3}: {verdict}",
+                target.name, target.wanted, target.measured
+            );
+        }
     }
 
     fn print_row(&self, row: Row) {
@@ -217,5 +278,20 @@ fn load_row<'a>(name: &'a str, load: &LoadResult, host: Host) -> Row<'a> {
         p99_ms: load.p99_ms,
         errors: load.error_count(),
         host,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_is_met_at_its_figure_and_missed_below_it() {
+        let [single, batch] = targets(15_000.0, 0.5);
+        assert!(single.met() && batch.met());
+        let [single, batch] = targets(14_999.9, 0.499);
+        assert!(!single.met() && !batch.met());
+        let [single, batch] = targets(21_000.0, 0.3);
+        assert!(single.met() && !batch.met());
     }
 }
