@@ -137,9 +137,10 @@ impl Application {
                 schedule,
             ));
         }
-        // The writers get connections of their own: a pooled connection is driven by a
-        // task on the runtime that opened it, and one opened by an HTTP worker would make
-        // every writer round trip wait for that busy worker thread.
+        // The writers get connections of their own, so that no burst of reads makes a
+        // group commit wait for a connection. Both pools open and drive their
+        // connections on this (the main) runtime, never on an HTTP worker's: see
+        // `pool::connect`.
         let writer_pool = pool::connect(database_url, WRITER_POOL_SIZE)?;
         let writers = Writers::new(writer_pool.clone(), tokio::runtime::Handle::current());
         let pools = [pool.clone(), writer_pool];

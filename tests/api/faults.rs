@@ -415,6 +415,41 @@ async fn sigterm_answers_every_request_it_took_then_exits_cleanly() {
     );
 }
 
+/// An HTTP worker runs on a runtime of its own, and at shutdown an idle worker stops
+/// while others still serve. A pooled connection that worker opened must go on
+/// working for the others: it is driven on the runtime that built the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_outlives_the_worker_runtime_that_opened_it() {
+    let db = TestDatabase::new().await;
+    let shared = pool::connect(&db.url, 1).unwrap();
+    let (opened, stop) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+    let (opened_tx, stop_rx) = (opened.0, stop.1);
+    let pool = shared.clone();
+    let worker = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let client = pool.get().await.unwrap();
+            client.simple_query("SELECT 1").await.unwrap();
+        });
+        opened_tx.send(()).unwrap();
+        stop_rx.recv().unwrap();
+        drop(runtime);
+    });
+    tokio::task::spawn_blocking(move || opened.1.recv().unwrap())
+        .await
+        .unwrap();
+    let client = shared.get().await.unwrap();
+    stop.0.send(()).unwrap();
+    tokio::task::spawn_blocking(move || worker.join().unwrap())
+        .await
+        .unwrap();
+    let answer = client.simple_query("SELECT 1").await;
+    assert!(answer.is_ok(), "{answer:?}");
+}
+
 /// PostgreSQL stopped with `pg_ctl stop -m immediate` under the service while eight
 /// clients post and retry with their keys: it answers 503 problem+json (readiness
 /// too) while the database is gone, and once PostgreSQL is back it serves again by
