@@ -422,8 +422,8 @@ async fn sigterm_answers_every_request_it_took_then_exits_cleanly() {
 async fn a_pooled_connection_outlives_the_worker_runtime_that_opened_it() {
     let db = TestDatabase::new().await;
     let shared = pool::connect(&db.url, 1).unwrap();
-    let (opened, stop) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
-    let (opened_tx, stop_rx) = (opened.0, stop.1);
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel::<()>();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let pool = shared.clone();
     let worker = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -438,11 +438,11 @@ async fn a_pooled_connection_outlives_the_worker_runtime_that_opened_it() {
         stop_rx.recv().unwrap();
         drop(runtime);
     });
-    tokio::task::spawn_blocking(move || opened.1.recv().unwrap())
+    tokio::task::spawn_blocking(move || opened_rx.recv().unwrap())
         .await
         .unwrap();
     let client = shared.get().await.unwrap();
-    stop.0.send(()).unwrap();
+    stop_tx.send(()).unwrap();
     tokio::task::spawn_blocking(move || worker.join().unwrap())
         .await
         .unwrap();
